@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+import { builtinModules } from 'node:module';
+
+// One config, three jobs: `--mode lib` builds the library and the CLI into dist/ (WGSL inlined through
+// `?raw` imports, so the same bundle runs in Node and in any bundler); the default mode serves and builds
+// the demo page; vitest runs the Node tests in forked processes (Dawn's addon is not safe in worker threads).
+const nodeExternals = ['webgpu', 'wgsl_reflect', /^wgsl_reflect\//, ...builtinModules, /^node:/];
+
+export default defineConfig(({ mode }) => {
+  if (mode === 'lib') {
+    return {
+      build: {
+        outDir: 'dist',
+        emptyOutDir: true,
+        target: 'es2022',
+        minify: false,
+        sourcemap: true,
+        lib: {
+          entry: { synthe: 'src/index.ts', cli: 'src/cli/main.ts', bench: 'bench/main.ts' },
+          formats: ['es'],
+        },
+        rollupOptions: { external: nodeExternals },
+      },
+    };
+  }
+  return {
+    root: 'src/demo',
+    publicDir: false,
+    base: './',
+    build: { outDir: '../../dist/demo', emptyOutDir: true, target: 'es2022' },
+    server: { host: '127.0.0.1', fs: { allow: ['../..'] } },
+    test: {
+      root: '.',
+      include: ['test/**/*.test.ts'],
+      exclude: ['test/e2e/**', 'node_modules/**'],
+      pool: 'forks',
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
+      setupFiles: ['test/setup.ts'],
+    },
+  };
+});
