@@ -1,0 +1,151 @@
+/**
+ * Everything positional about a shader comes from the WGSL itself through wgsl_reflect: binding numbers,
+ * buffer access modes, uniform member offsets, workgroup sizes and override names. Nothing is written twice.
+ */
+import { WgslReflect, ResourceType, type VariableInfo, type MemberInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { ShaderError } from '../errors';
+
+/** One buffer binding of an entry point. */
+export interface BindingInfo {
+  name: string;
+  binding: number;
+  kind: 'uniform' | 'read-only-storage' | 'storage';
+}
+
+/** A scalar slot of the uniform struct: where it lives and how it is written. */
+export interface UniformField {
+  offset: number;
+  type: 'f32' | 'u32' | 'i32';
+  /** Number of scalars (1 for scalars, 2–4 for vectors, more for arrays). */
+  count: number;
+  /** Byte distance between consecutive scalars (4 within a vector, the array stride across elements). */
+  stride: number;
+}
+
+/** What the runtime needs to know about one compute entry point. */
+export interface EntryInfo {
+  entry: string;
+  workgroupSize: [number, number, number];
+  bindings: BindingInfo[];
+  /** Uniform struct (at most one per entry), keyed by member name. */
+  uniform?: { name: string; size: number; fields: Map<string, UniformField> };
+  overrides: Set<string>;
+}
+
+const cache = new Map<string, Map<string, EntryInfo>>();
+
+/** Reflects every compute entry point of a WGSL source (cached by source text). */
+export function reflectShader(source: string, shaderName: string): Map<string, EntryInfo> {
+  let entries = cache.get(source);
+  if (entries) return entries;
+  let reflect: WgslReflect;
+  try {
+    reflect = new WgslReflect(source);
+  } catch (error) {
+    throw new ShaderError(`shader '${shaderName}' could not be parsed: ${(error as Error).message}`);
+  }
+  entries = new Map();
+  for (const fn of reflect.entry.compute) {
+    const bindings: BindingInfo[] = [];
+    let uniform: EntryInfo['uniform'];
+    for (const res of fn.resources) {
+      if (res.group !== 0) throw new ShaderError(`shader '${shaderName}': binding '${res.name}' must be in @group(0)`);
+      bindings.push({ name: res.name, binding: res.binding, kind: bindingKind(res, shaderName) });
+      if (res.resourceType === ResourceType.Uniform) {
+        if (uniform) throw new ShaderError(`shader '${shaderName}' entry '${fn.name}' has more than one uniform buffer`);
+        uniform = { name: res.name, size: res.size, fields: uniformFields(res.members ?? [], shaderName) };
+      }
+    }
+    bindings.sort((a, b) => a.binding - b.binding);
+    const wg = fn.workgroupSize ?? [1, 1, 1];
+    entries.set(fn.name, {
+      entry: fn.name,
+      workgroupSize: [wg[0] ?? 1, wg[1] ?? 1, wg[2] ?? 1],
+      bindings,
+      uniform,
+      overrides: new Set(reflect.overrides.map((o) => o.name)),
+    });
+  }
+  cache.set(source, entries);
+  return entries;
+}
+
+function bindingKind(res: VariableInfo, shaderName: string): BindingInfo['kind'] {
+  switch (res.resourceType) {
+    case ResourceType.Uniform:
+      return 'uniform';
+    case ResourceType.Storage:
+      return res.access === 'read' ? 'read-only-storage' : 'storage';
+    default:
+      throw new ShaderError(`shader '${shaderName}': binding '${res.name}' is not a buffer; only buffers are supported`);
+  }
+}
+
+const SCALARS = new Set(['f32', 'u32', 'i32']);
+
+function uniformFields(members: MemberInfo[], shaderName: string): Map<string, UniformField> {
+  const fields = new Map<string, UniformField>();
+  for (const m of members) fields.set(m.name, memberField(m, shaderName));
+  return fields;
+}
+
+function memberField(m: MemberInfo, shaderName: string): UniformField {
+  const typeName = m.type.getTypeName();
+  const scalar = (name: string): UniformField['type'] => {
+    if (!SCALARS.has(name)) throw new ShaderError(`shader '${shaderName}': uniform member '${m.name}' has unsupported type ${typeName}`);
+    return name as UniformField['type'];
+  };
+  const vector = /^vec([234])<(\w+)>$/.exec(typeName) ?? /^vec([234])([fiu])$/.exec(typeName);
+  if (SCALARS.has(typeName)) return { offset: m.offset, type: scalar(typeName), count: 1, stride: 4 };
+  if (vector) {
+    const base = vector[2]!.length === 1 ? `${vector[2]}32` : vector[2]!;
+    return { offset: m.offset, type: scalar(base), count: Number(vector[1]), stride: 4 };
+  }
+  if (m.isArray) {
+    // Arrays of vec4 in uniforms are how WGSL packs small integer arrays (16-byte stride).
+    const format = m.format?.getTypeName() ?? '';
+    const inner = /^vec4<(\w+)>$/.exec(format) ?? /^vec4([fiu])$/.exec(format);
+    if (inner) {
+      const base = inner[1]!.length === 1 ? `${inner[1]}32` : inner[1]!;
+      return { offset: m.offset, type: scalar(base), count: m.count * 4, stride: 4 };
+    }
+    return { offset: m.offset, type: scalar(format), count: m.count, stride: m.stride };
+  }
+  throw new ShaderError(`shader '${shaderName}': uniform member '${m.name}' has unsupported type ${typeName}`);
+}
+
+/** Values for a uniform struct: a number per scalar member, an array per vector or array member. */
+export type UniformValues = Record<string, number | ArrayLike<number>>;
+
+/** Packs uniform values into the struct's bytes; a missing or unknown member is an error. */
+export function packUniforms(info: NonNullable<EntryInfo['uniform']>, values: UniformValues, where: string): ArrayBuffer {
+  const bytes = new ArrayBuffer(Math.max(16, Math.ceil(info.size / 16) * 16));
+  const view = new DataView(bytes);
+  for (const key of Object.keys(values)) {
+    if (!info.fields.has(key)) throw new ShaderError(`${where}: uniform '${info.name}' has no member '${key}'`);
+  }
+  for (const [name, field] of info.fields) {
+    const value = values[name];
+    if (value === undefined) throw new ShaderError(`${where}: uniform member '${name}' was not given`);
+    const list = typeof value === 'number' ? [value] : value;
+    if (list.length > field.count) throw new ShaderError(`${where}: uniform member '${name}' holds ${field.count} values, got ${list.length}`);
+    for (let i = 0; i < list.length; i++) {
+      const at = field.offset + i * field.stride;
+      const v = list[i]!;
+      switch (field.type) {
+        case 'f32':
+          view.setFloat32(at, v, true);
+          break;
+        case 'u32':
+          view.setUint32(at, v, true);
+          break;
+        case 'i32':
+          view.setInt32(at, v, true);
+          break;
+        default:
+          field.type satisfies never;
+      }
+    }
+  }
+  return bytes;
+}

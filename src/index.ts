@@ -1,0 +1,19 @@
+/**
+ * synthe: a WebGPU compute engine for image synthesis.
+ *
+ * ```ts
+ * import { createEngine } from 'synthe';
+ * const engine = await createEngine();
+ * const x = engine.tensor([1, -2, 3, -4], [1, 1, 2, 2]);
+ * console.log(await engine.ops.relu(x).read());
+ * ```
+ */
+export { createEngine, Engine, type EngineOptions } from './engine';
+export { Tensor } from './tensor/tensor';
+export type { DType } from './tensor/dtype';
+export type { Ops } from './kernels/registry';
+export { Plan } from './graph/plan';
+export type { DeviceOptions, GpuContext, OptionalFeature } from './gpu/device';
+export type { KernelTiming } from './gpu/timing';
+export { SyntheError, ShapeError, DeviceLostError, ShaderError } from './errors';
+export { NoAdapterError } from './gpu/device';
