@@ -11,12 +11,13 @@ export default defineConfig(({ mode }) => {
     return {
       build: {
         outDir: 'dist',
-        emptyOutDir: true,
+        // The demo build lives in dist/demo; keep it.
+        emptyOutDir: false,
         target: 'es2022',
         minify: false,
         sourcemap: true,
         lib: {
-          entry: { synthe: 'src/index.ts', cli: 'src/cli/main.ts', bench: 'bench/main.ts' },
+          entry: { synthe: 'src/index.ts', cli: 'src/cli/main.ts' },
           formats: ['es'],
         },
         rollupOptions: { external: nodeExternals },
