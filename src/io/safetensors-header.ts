@@ -177,10 +177,8 @@ function parseEntry(name: string, value: unknown, dataSize: number, label: strin
   const [begin, end] = offsets;
   const needed = shapeBytes(dtype, shape);
   if (needed !== BigInt(end - begin)) {
-    throw new SafetensorsError(
-      `shape ${describe(shape)} of ${dtype} needs ${needed} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
-      at,
-    );
+    const span = `data_offsets [${begin}, ${end}] hold ${end - begin}`;
+    throw new SafetensorsError(`shape ${describe(shape)} of ${dtype} needs ${needed} bytes but ${span}`, at);
   }
   if (end > dataSize) {
     throw new SafetensorsError(`data_offsets [${begin}, ${end}] run past the ${dataSize}-byte data area`, at);

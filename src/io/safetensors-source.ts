@@ -45,16 +45,8 @@ export function blobSource(blob: Blob): ByteSource {
 
 /** A local file in Node, read with positioned reads on one open handle. */
 export async function fileSource(path: string | URL): Promise<ByteSource> {
-  const label = typeof path === 'string' ? path : path.href;
-  // Imported lazily so that bundles for browsers never need node:fs; they fail here only if given a path.
-  let fs: typeof import('node:fs/promises');
-  try {
-    fs = await import('node:fs/promises');
-  } catch (cause) {
-    throw new SafetensorsError('file paths need Node; in browsers pass a URL, Blob or ArrayBuffer', { source: label }, {
-      cause,
-    });
-  }
+  const label = locationLabel(path);
+  const fs = await nodeFs(label);
   let handle: import('node:fs/promises').FileHandle;
   try {
     handle = await fs.open(path, 'r');
@@ -83,6 +75,34 @@ export async function fileSource(path: string | URL): Promise<ByteSource> {
   };
 }
 
+/** The whole text of a small local or remote file, such as a sharded checkpoint's index. */
+export async function readText(location: string | URL, fetchFn: typeof fetch): Promise<string> {
+  const label = locationLabel(location);
+  if (typeof location === 'string' || location.protocol === 'file:') {
+    const fs = await nodeFs(label);
+    return fs.readFile(location, 'utf8').catch((cause: unknown) => {
+      throw new SafetensorsError(`cannot read file (${errorText(cause)})`, { source: label }, { cause });
+    });
+  }
+  return (await request(fetchFn, location, label)).text();
+}
+
+/** How a path or URL is named in messages. */
+export function locationLabel(location: string | URL): string {
+  return typeof location === 'string' ? location : location.href;
+}
+
+/** node:fs/promises, imported lazily so that bundles for browsers never load it unless given a path. */
+async function nodeFs(label: string): Promise<typeof import('node:fs/promises')> {
+  try {
+    return await import('node:fs/promises');
+  } catch (cause) {
+    throw new SafetensorsError('file paths need Node; in browsers pass a URL, Blob or ArrayBuffer', { source: label }, {
+      cause,
+    });
+  }
+}
+
 /** How URL sources reach the network. */
 export interface FetchOptions {
   fetch: typeof fetch;
@@ -97,18 +117,18 @@ export interface FetchOptions {
 export async function urlSource(url: URL, options: FetchOptions): Promise<ByteSource> {
   const label = url.href;
   const response = await request(options.fetch, url, label, 'bytes=0-7');
-  const range = parseContentRange(response.headers.get('content-range'));
-  if (response.status === 416 && range?.total !== undefined) {
+  if (response.status === 416) {
     // Only an empty file cannot serve bytes 0-7; let the header reader report it as too short.
     await response.body?.cancel();
-    return rangeSource(url, range.total, new Uint8Array(0), options.fetch);
+    return bufferSource(new Uint8Array(0), label);
   }
+  const range = parseContentRange(response.headers.get('content-range'));
   if (response.status === 206 && range?.total !== undefined) {
-    const prefix = checkLength(new Uint8Array(await response.arrayBuffer()), 0, Math.min(8, range.total), label);
+    const prefix = checkLength(await responseBytes(response, label), 0, Math.min(8, range.total), label);
     return rangeSource(url, range.total, prefix, options.fetch);
   }
   if (response.status === 206) {
-    // Ranges work but the total size is unknown ("*"), and without it no data_offsets can be checked.
+    // Ranges work but the total size is unknown ("*" or no Content-Range), and data_offsets need it.
     await response.body?.cancel();
     return bufferSource(await download(await request(options.fetch, url, label), label, options.onProgress), label);
   }
@@ -133,7 +153,7 @@ function rangeSource(url: URL, size: number, prefix: Uint8Array, fetchFn: typeof
           { source: label },
         );
       }
-      return checkLength(new Uint8Array(await response.arrayBuffer()), offset, length, label);
+      return checkLength(await responseBytes(response, label), offset, length, label);
     },
     close: async () => {},
   };
@@ -161,7 +181,13 @@ async function download(response: Response, label: string, onProgress: ProgressC
   const reader = response.body.getReader();
   let buffer = allocate(total ?? 1 << 20, label);
   let loaded = 0;
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+  const next = () =>
+    reader.read().catch((cause: unknown) => {
+      throw new SafetensorsError(`download failed after ${loaded} bytes (${errorText(cause)})`, { source: label }, {
+        cause,
+      });
+    });
+  for (let chunk = await next(); !chunk.done; chunk = await next()) {
     const needed = loaded + chunk.value.byteLength;
     if (needed > buffer.length) {
       if (total !== undefined) {
@@ -178,6 +204,15 @@ async function download(response: Response, label: string, onProgress: ProgressC
     throw new SafetensorsError(`download ended after ${loaded} of ${total} bytes`, { source: label });
   }
   return buffer.subarray(0, loaded);
+}
+
+/** A whole (small) response body; a connection dropped mid-body becomes a SafetensorsError. */
+async function responseBytes(response: Response, label: string): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (cause) {
+    throw new SafetensorsError(`reading the response failed (${errorText(cause)})`, { source: label }, { cause });
+  }
 }
 
 /** The body size the server promised, unless a content encoding makes Content-Length the compressed size. */
@@ -202,25 +237,24 @@ function allocate(bytes: number, label: string): Uint8Array<ArrayBuffer> {
   }
 }
 
+/** A 206 answer's Content-Range: "bytes start-end/total". */
 interface ContentRange {
-  /** First byte sent; undefined in the "bytes *\/total" form of a 416 answer. */
-  start: number | undefined;
+  /** First byte sent. */
+  start: number;
   /** Full size of the file; undefined when the server answers "*". */
   total: number | undefined;
 }
 
 function parseContentRange(header: string | null): ContentRange | undefined {
-  const match = /^\s*bytes\s+(?:(\d+)-\d+|\*)\/(\d+|\*)\s*$/i.exec(header ?? '');
+  const match = /^\s*bytes\s+(\d+)-\d+\/(\d+|\*)\s*$/i.exec(header ?? '');
   if (match === null) return undefined;
-  const total = match[2] === '*' ? undefined : Number(match[2]);
-  return { start: match[1] === undefined ? undefined : Number(match[1]), total };
+  return { start: Number(match[1]), total: match[2] === '*' ? undefined : Number(match[2]) };
 }
 
 function checkLength(bytes: Uint8Array<ArrayBuffer>, offset: number, length: number, label: string) {
   if (bytes.byteLength !== length) {
-    throw new SafetensorsError(`read ${bytes.byteLength} of ${length} bytes at offset ${offset}; is the file truncated?`, {
-      source: label,
-    });
+    const problem = `read ${bytes.byteLength} of ${length} bytes at offset ${offset}; is the file truncated?`;
+    throw new SafetensorsError(problem, { source: label });
   }
   return bytes;
 }

@@ -49,10 +49,9 @@ interface Prepared {
 /**
  * Writes `tensors` (and optional string metadata) as a safetensors file.
  *
- * The header lists tensors in insertion order (use a Map when names look like integers, which plain objects
- * reorder) and is padded with spaces to a multiple of 8 bytes. The data area is packed without gaps, as the
- * reference implementation requires, with tensors ordered by element size, widest first (stable otherwise),
- * which puts every tensor at a file offset aligned to its element size.
+ * The header lists tensors in insertion order and is padded with spaces to a multiple of 8 bytes. The data
+ * area is packed without gaps, as the reference implementation requires, with tensors ordered by element
+ * size, widest first (stable otherwise), which puts every tensor at a file offset aligned to its element size.
  *
  * @throws SafetensorsError naming the tensor when a dtype, shape or data does not check out.
  */
@@ -87,11 +86,13 @@ function prepare(name: string, tensor: TensorData): Prepared {
   }
   const tag = ArrayBuffer.isView(data) ? Object.prototype.toString.call(data).slice(8, -1) : kind(data);
   if (tag !== ARRAY_TAGS[dtype] && tag !== 'Uint8Array') {
-    throw new SafetensorsError(`${dtype} data must be a ${ARRAY_TAGS[dtype]} or raw bytes in a Uint8Array, got ${tag}`, at);
+    const expected = `a ${ARRAY_TAGS[dtype]} or raw bytes in a Uint8Array`;
+    throw new SafetensorsError(`${dtype} data must be ${expected}, got ${tag}`, at);
   }
   const needed = shapeBytes(dtype, shape);
   if (BigInt(data.byteLength) !== needed) {
-    throw new SafetensorsError(`shape ${describe(shape)} of ${dtype} needs ${needed} bytes but data has ${data.byteLength}`, at);
+    const problem = `shape ${describe(shape)} of ${dtype} needs ${needed} bytes but data has ${data.byteLength}`;
+    throw new SafetensorsError(problem, at);
   }
   return { name, dtype, shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }

@@ -46,7 +46,8 @@ export function f32ToF16(values: Float32Array): Uint16Array<ArrayBuffer> {
 
 /** The f16 bits of |x| for the f32 bits `abs` (sign cleared). */
 function f16Magnitude(abs: number): number {
-  if (abs > 0x7f800000) return 0x7e00 | ((abs >>> 13) & 0x03ff); // NaN: force the quiet bit so the payload cannot become zero
+  // NaN: setting the quiet bit keeps a payload that lived only in the low 13 bits from turning into infinity.
+  if (abs > 0x7f800000) return 0x7e00 | ((abs >>> 13) & 0x03ff);
   // 65520 (0x477ff000) is the midpoint between the largest f16 (65504, odd mantissa) and 2^16, so it and
   // everything above it rounds to infinity.
   if (abs >= 0x477ff000) return 0x7c00;
