@@ -7,7 +7,10 @@ import { acquireDevice, type DeviceOptions, type GpuContext } from './gpu/device
 import { Runtime } from './gpu/runtime';
 import type { KernelTiming } from './gpu/timing';
 import { Plan } from './graph/plan';
+import type { SafetensorsFile, SafetensorsSource } from './io/safetensors';
 import { bindOps, type Ops } from './kernels/registry';
+import { loadModel, type LoadModelOptions } from './models/load';
+import type { Model } from './models/model';
 import type { DType } from './tensor/dtype';
 import { Tensor, type TensorScope } from './tensor/tensor';
 
@@ -89,6 +92,15 @@ export class Engine {
   ): Plan<keyof I & string, keyof O & string> {
     this.checkAlive();
     return Plan.record(this.runtime, inputShapes, fn);
+  }
+
+  /**
+   * Loads a model from a safetensors checkpoint (a path in Node, a URL, a Blob, bytes, or an opened file),
+   * recognising its architecture from the key names unless `arch` is given.
+   */
+  async loadModel(source: SafetensorsSource | SafetensorsFile, options: LoadModelOptions = {}): Promise<Model> {
+    this.checkAlive();
+    return loadModel(this, source, options);
   }
 
   /** Runs `fn` with every dispatch timed by timestamp queries (needs the timestamp-query feature). */

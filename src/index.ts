@@ -17,3 +17,8 @@ export type { DeviceOptions, GpuContext, OptionalFeature } from './gpu/device';
 export type { KernelTiming } from './gpu/timing';
 export { SyntheError, ShapeError, DeviceLostError, ShaderError } from './errors';
 export { NoAdapterError } from './gpu/device';
+export type { Model } from './models/model';
+export type { LoadModelOptions } from './models/load';
+export { CheckpointError } from './models/checkpoint';
+export type { Architecture } from './models/recognize';
+export { openSafetensors, writeSafetensors, SafetensorsError, type SafetensorsFile, type SafetensorsSource } from './io/safetensors';

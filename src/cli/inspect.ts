@@ -16,7 +16,7 @@ export async function inspect(args: string[]): Promise<void> {
     const rows = file.names().map((name) => file.info(name));
     const params = rows.reduce((n, r) => n + r.shape.reduce((p, d) => p * d, 1), 0);
     const bytes = rows.reduce((n, r) => n + r.byteLength, 0);
-    const arch = recognizeArchitecture(file.names());
+    const arch = recognizeArchitecture(file.names(), file.metadata);
     if (values.json) {
       console.log(JSON.stringify({ tensors: rows, parameters: params, bytes, architecture: arch?.arch ?? null, metadata: Object.fromEntries(Object.entries(file.metadata)) }, null, 2));
       return;

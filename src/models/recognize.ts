@@ -52,8 +52,14 @@ const RULES: Rule[] = [
   },
 ];
 
-/** The architecture a set of tensor names belongs to, or undefined. */
-export function recognizeArchitecture(names: readonly string[]): { arch: Architecture; description: string } | undefined {
+/** The architecture a set of tensor names belongs to (or that the file's metadata declares), or undefined. */
+export function recognizeArchitecture(
+  names: readonly string[],
+  metadata: Readonly<Record<string, string>> = {},
+): { arch: Architecture; description: string } | undefined {
+  const declared = metadata['synthe.arch'] ?? metadata.arch;
+  const byMetadata = RULES.find((r) => r.arch === declared);
+  if (byMetadata) return { arch: byMetadata.arch, description: byMetadata.description };
   const set = new Set(names);
   const rule = RULES.find((r) => r.matches(set, names));
   return rule && { arch: rule.arch, description: rule.description };

@@ -1,0 +1,46 @@
+/**
+ * `engine.loadModel`: opens a checkpoint, recognises its architecture from its key names (or takes the one
+ * given), and hands it to that architecture's loader, which infers the hyper-parameters from tensor shapes.
+ */
+import type { Engine } from '../engine';
+import { SyntheError } from '../errors';
+import { openSafetensors, type SafetensorsFile, type SafetensorsSource } from '../io/safetensors';
+import { Checkpoint } from './checkpoint';
+import { loadDcgan } from './dcgan';
+import type { Model } from './model';
+import { recognizeArchitecture, type Architecture } from './recognize';
+
+/** Options for `engine.loadModel`. */
+export interface LoadModelOptions {
+  /** The architecture, when the key names do not say it (or to insist on one). */
+  arch?: Architecture;
+  /** Hyper-parameters that cannot be inferred from tensor shapes (diffusers' config.json, layer strides, …). */
+  config?: Record<string, unknown>;
+  /** Called while a remote checkpoint downloads. */
+  onProgress?: (loadedBytes: number, totalBytes: number | undefined) => void;
+}
+
+type Loader = (checkpoint: Checkpoint, config: Record<string, unknown>) => Promise<Model>;
+
+/** One loader per architecture; an architecture without one is recognised but cannot run yet. */
+const LOADERS: Partial<Record<Architecture, Loader>> = {
+  dcgan: loadDcgan,
+};
+
+export async function loadModel(engine: Engine, source: SafetensorsSource | SafetensorsFile, options: LoadModelOptions = {}): Promise<Model> {
+  const file = isFile(source) ? source : await openSafetensors(source, options.onProgress ? { onProgress: options.onProgress } : {});
+  const label = typeof source === 'string' ? source : source instanceof URL ? source.href : 'checkpoint';
+  const arch = options.arch ?? recognizeArchitecture(file.names(), file.metadata)?.arch;
+  if (!arch) {
+    const sample = file.names().slice(0, 5).join(', ');
+    throw new SyntheError(`${label}: the architecture could not be recognised from its keys (${sample}, …); pass { arch } (one of ${Object.keys(LOADERS).join(', ')})`);
+  }
+  const loader = LOADERS[arch];
+  if (!loader) throw new SyntheError(`${label}: architecture '${arch}' is recognised but not supported yet`);
+  const checkpoint = new Checkpoint(engine, file, label);
+  return loader(checkpoint, options.config ?? {});
+}
+
+function isFile(source: unknown): source is SafetensorsFile {
+  return typeof source === 'object' && source !== null && 'names' in source && 'float32' in source;
+}
