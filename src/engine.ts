@@ -9,6 +9,7 @@ import type { KernelTiming } from './gpu/timing';
 import { Plan } from './graph/plan';
 import type { SafetensorsFile, SafetensorsSource } from './io/safetensors';
 import { bindOps, type Ops } from './kernels/registry';
+import { writeBuffer, writeTexture, type WriteTextureOptions } from './kernels/present';
 import { loadModel, type LoadModelOptions } from './models/load';
 import type { Model } from './models/model';
 import type { DType } from './tensor/dtype';
@@ -113,6 +114,30 @@ export class Engine {
       this.runtime.flush();
     }
     return { result, timings: await this.runtime.endProfiling() };
+  }
+
+  /**
+   * Writes one image of an (N, C, H, W) tensor into the host's `rgba8unorm` or `rgba16float` texture (with
+   * STORAGE_BINDING usage), with no CPU round trip. Call {@link submit} before the host uses the texture.
+   */
+  writeTexture(image: Tensor, texture: GPUTexture, options: WriteTextureOptions = {}): void {
+    this.checkAlive();
+    writeTexture(this.runtime, image, texture, options);
+  }
+
+  /** Copies a tensor's bytes into the host's buffer (COPY_DST usage). Call {@link submit} before the host reads it. */
+  writeBuffer(tensor: Tensor, buffer: GPUBuffer, byteOffset = 0): void {
+    this.checkAlive();
+    writeBuffer(this.runtime, tensor, buffer, byteOffset);
+  }
+
+  /**
+   * Submits the engine's queued work to the device queue without waiting. Work the host submits afterwards
+   * on the same queue runs after it, which is how a host orders its render pass after the engine's output.
+   */
+  submit(): void {
+    this.checkAlive();
+    this.runtime.flush();
   }
 
   /** Submits queued work and waits for the GPU to finish it. */

@@ -9,6 +9,8 @@
  * ```
  */
 export { createEngine, Engine, type EngineOptions } from './engine';
+export type { WriteTextureOptions } from './kernels/present';
+export type { PixelRange } from './io/image';
 export { Tensor } from './tensor/tensor';
 export type { DType } from './tensor/dtype';
 export type { Ops } from './kernels/registry';

@@ -102,16 +102,16 @@ export class PipelineCache {
   }
 
   private layoutFor(shader: Shader, info: EntryInfo): GPUBindGroupLayout {
-    const key = info.bindings.map((b) => `${b.binding}:${b.kind}`).join(',');
+    const key = info.bindings.map((b) => `${b.binding}:${b.kind}${b.kind === 'storage-texture' ? `:${b.format}:${b.access}` : ''}`).join(',');
     let layout = this.layouts.get(key);
     if (!layout) {
       layout = this.device.createBindGroupLayout({
         label: `${shader.name}:${info.entry}`,
-        entries: info.bindings.map((b) => ({
-          binding: b.binding,
-          visibility: 4 /* GPUShaderStage.COMPUTE */,
-          buffer: { type: b.kind },
-        })),
+        entries: info.bindings.map((b) =>
+          b.kind === 'storage-texture'
+            ? { binding: b.binding, visibility: 4 /* GPUShaderStage.COMPUTE */, storageTexture: { access: b.access, format: b.format, viewDimension: '2d' as const } }
+            : { binding: b.binding, visibility: 4 /* GPUShaderStage.COMPUTE */, buffer: { type: b.kind } },
+        ),
       });
       this.layouts.set(key, layout);
     }

@@ -5,12 +5,10 @@
 import { WgslReflect, ResourceType, type VariableInfo, type MemberInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { ShaderError } from '../errors';
 
-/** One buffer binding of an entry point. */
-export interface BindingInfo {
-  name: string;
-  binding: number;
-  kind: 'uniform' | 'read-only-storage' | 'storage';
-}
+/** One binding of an entry point: a buffer, or a storage texture (for writing into a host app's textures). */
+export type BindingInfo =
+  | { name: string; binding: number; kind: 'uniform' | 'read-only-storage' | 'storage' }
+  | { name: string; binding: number; kind: 'storage-texture'; format: GPUTextureFormat; access: GPUStorageTextureAccess };
 
 /** A scalar slot of the uniform struct: where it lives and how it is written. */
 export interface UniformField {
@@ -50,7 +48,7 @@ export function reflectShader(source: string, shaderName: string): Map<string, E
     let uniform: EntryInfo['uniform'];
     for (const res of fn.resources) {
       if (res.group !== 0) throw new ShaderError(`shader '${shaderName}': binding '${res.name}' must be in @group(0)`);
-      bindings.push({ name: res.name, binding: res.binding, kind: bindingKind(res, shaderName) });
+      bindings.push(bindingInfo(res, shaderName));
       if (res.resourceType === ResourceType.Uniform) {
         if (uniform) throw new ShaderError(`shader '${shaderName}' entry '${fn.name}' has more than one uniform buffer`);
         uniform = { name: res.name, size: res.size, fields: uniformFields(res.members ?? [], shaderName) };
@@ -70,14 +68,25 @@ export function reflectShader(source: string, shaderName: string): Map<string, E
   return entries;
 }
 
-function bindingKind(res: VariableInfo, shaderName: string): BindingInfo['kind'] {
+const TEXTURE_ACCESS: Record<string, GPUStorageTextureAccess> = { write: 'write-only', read: 'read-only', read_write: 'read-write' };
+
+function bindingInfo(res: VariableInfo, shaderName: string): BindingInfo {
+  const base = { name: res.name, binding: res.binding };
   switch (res.resourceType) {
     case ResourceType.Uniform:
-      return 'uniform';
+      return { ...base, kind: 'uniform' };
     case ResourceType.Storage:
-      return res.access === 'read' ? 'read-only-storage' : 'storage';
+      return { ...base, kind: res.access === 'read' ? 'read-only-storage' : 'storage' };
+    case ResourceType.StorageTexture: {
+      const format = res.format?.name;
+      const access = TEXTURE_ACCESS[res.access];
+      if (res.type.name !== 'texture_storage_2d' || !format || !access) {
+        throw new ShaderError(`shader '${shaderName}': binding '${res.name}' must be a texture_storage_2d with a format and access mode`);
+      }
+      return { ...base, kind: 'storage-texture', format: format as GPUTextureFormat, access };
+    }
     default:
-      throw new ShaderError(`shader '${shaderName}': binding '${res.name}' is not a buffer; only buffers are supported`);
+      throw new ShaderError(`shader '${shaderName}': binding '${res.name}' is neither a buffer nor a storage texture`);
   }
 }
 

@@ -11,8 +11,8 @@ import { packUniforms, type UniformValues } from './reflect';
 import type { Shader } from './shader';
 import { Profiler, type KernelTiming } from './timing';
 
-/** A buffer, or a range of one, bound to a shader variable. */
-export type BufferBinding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+/** A buffer, a range of one, or (for storage-texture variables) a texture view, bound to a shader variable. */
+export type BufferBinding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number } | GPUTextureView;
 
 /** One kernel launch. */
 export interface Dispatch {
@@ -278,9 +278,9 @@ export class Runtime {
         continue;
       }
       const bound = d.bindings[b.name];
-      if (!bound) throw new ShaderError(`${where}: no buffer given for binding '${b.name}'`);
+      if (!bound) throw new ShaderError(`${where}: no resource given for binding '${b.name}'`);
       given.delete(b.name);
-      entries.push({ binding: b.binding, resource: 'buffer' in bound ? { ...bound } : { buffer: bound } });
+      entries.push({ binding: b.binding, resource: bindingResource(bound, b.kind === 'storage-texture', where, b.name) });
     }
     if (given.size > 0) throw new ShaderError(`${where}: the shader does not use binding(s) ${[...given].join(', ')}`);
     return this.device.createBindGroup({ layout: built.layout, entries, label: where });
@@ -314,6 +314,13 @@ export class Runtime {
     if (z > max) throw new SyntheError(`${label}: ${workgroups} workgroups exceed what one dispatch can address`);
     return [x, y, z];
   }
+}
+
+function bindingResource(bound: BufferBinding, texture: boolean, where: string, name: string): GPUBindingResource {
+  const isView = typeof GPUTextureView !== 'undefined' ? bound instanceof GPUTextureView : 'label' in bound && !('size' in bound) && !('buffer' in bound);
+  if (texture !== isView) throw new ShaderError(`${where}: binding '${name}' needs a ${texture ? 'texture view' : 'buffer'}`);
+  if (isView) return bound as GPUTextureView;
+  return 'buffer' in bound ? { ...bound } : { buffer: bound as GPUBuffer };
 }
 
 /** writeBuffer wants 4-byte multiples, and Dawn rejects views of a SharedArrayBuffer: copy in both cases. */
