@@ -1,14 +1,20 @@
-// out = a (op) b with NumPy/PyTorch broadcasting up to rank 8, 4 consecutive outputs per invocation.
-// Broadcast dims have stride 0; when both operands already have the output's shape, BROADCAST is off and
-// no index arithmetic runs.
+// out = a (op) b with NumPy/PyTorch broadcasting, rank ≤ 8 after merging dims.
+// Same-shape operands (BROADCAST off) take 4 consecutive elements per invocation with no index arithmetic.
+// Broadcast operands go row by row like strided_copy.wgsl: each invocation finds the offsets of one run of
+// up to PER_THREAD elements of the last dim once, then steps by that dim's strides (0 for a broadcast dim).
+// RANK is an override so the dim loop unrolls: indexing the uniform arrays dynamically was ~10× slower on
+// the CPU-emulated drivers.
 
 override OP: u32 = 0u;          // see BINARY_OPS in src/kernels/elementwise.ts
 override BROADCAST: bool = true;
+override RANK: u32 = 1u;
+override PER_THREAD: u32 = 64u;
 override WORKGROUP: u32 = 64u;
 
 struct Params {
   n: u32,
-  rank: u32,
+  rows: u32,                      // product of all dims but the last
+  row_blocks: u32,                // ceil(last dim / PER_THREAD)
   alpha: f32,
   shape: array<vec4<u32>, 2>,     // output dims, outermost first
   a_strides: array<vec4<u32>, 2>,
@@ -34,33 +40,48 @@ fn combine(x: f32, y: f32) -> f32 {
   }
 }
 
-fn dim(v: array<vec4<u32>, 2>, i: u32) -> u32 {
-  return v[i / 4u][i % 4u];
-}
-
 @compute @workgroup_size(WORKGROUP)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let thread = gid.x + gid.y * nwg.x * WORKGROUP + gid.z * nwg.x * nwg.y * WORKGROUP;
-  let base = thread * 4u;
-  for (var k = 0u; k < 4u; k++) {
-    let i = base + k;
-    if (i >= params.n) {
-      return;
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let thread = (wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y) * WORKGROUP + lid;
+  if (!BROADCAST) {
+    let base = thread * 4u;
+    for (var k = 0u; k < 4u; k++) {
+      let i = base + k;
+      if (i < params.n) {
+        out[i] = combine(a[i], b[i]);
+      }
     }
-    if (!BROADCAST) {
-      out[i] = combine(a[i], b[i]);
-      continue;
-    }
-    var rest = i;
-    var ia = 0u;
-    var ib = 0u;
-    for (var d = i32(params.rank) - 1; d >= 0; d--) {
-      let size = dim(params.shape, u32(d));
-      let coord = rest % size;
-      rest = rest / size;
-      ia += coord * dim(params.a_strides, u32(d));
-      ib += coord * dim(params.b_strides, u32(d));
-    }
-    out[i] = combine(a[ia], b[ib]);
+    return;
+  }
+  var row = thread / params.row_blocks;
+  if (row >= params.rows) {
+    return;
+  }
+  let last = RANK - 1u;
+  let row_length = params.shape[last / 4u][last % 4u];
+  let a_step = params.a_strides[last / 4u][last % 4u];
+  let b_step = params.b_strides[last / 4u][last % 4u];
+  let start = (thread % params.row_blocks) * PER_THREAD;
+  var o = row * row_length + start;
+  var ia = start * a_step;
+  var ib = start * b_step;
+  for (var k = 1u; k < RANK; k++) {
+    let j = last - k;
+    let size = params.shape[j / 4u][j % 4u];
+    let c = row % size;
+    row = row / size;
+    ia += c * params.a_strides[j / 4u][j % 4u];
+    ib += c * params.b_strides[j / 4u][j % 4u];
+  }
+  let count = min(PER_THREAD, row_length - start);
+  for (var e = 0u; e < count; e++) {
+    out[o] = combine(a[ia], b[ib]);
+    o += 1u;
+    ia += a_step;
+    ib += b_step;
   }
 }

@@ -8,7 +8,7 @@ import type { Runtime } from '../gpu/runtime';
 import { shader } from '../gpu/shader';
 import { broadcastShapes, broadcastStrides, formatShape } from '../tensor/shape';
 import { Tensor } from '../tensor/tensor';
-import { expectF32, expectFinite, expectSameEngine, linearWorkgroups, output } from './common';
+import { expectF32, expectFinite, expectSameEngine, LINEAR_WORKGROUP, linearWorkgroups, output } from './common';
 
 const UNARY = shader('unary.wgsl', unaryCode);
 const BINARY = shader('binary.wgsl', binaryCode);
@@ -42,30 +42,60 @@ export function unary(rt: Runtime, op: UnaryOp, x: Tensor, alpha = 0, beta = 0):
   return y;
 }
 
+/** Elements of the last dim each invocation of the broadcast path handles. */
+const BROADCAST_RUN = 64;
+
 /** Applies a broadcasting binary op. */
 export function binary(rt: Runtime, op: BinaryOp, a: Tensor, b: Tensor, alpha = 1): Tensor {
   expectSameEngine(rt, op, a, b);
   expectF32(op, { name: 'input', tensor: a }, { name: 'other', tensor: b });
   const shape = broadcastShapes(a.shape, b.shape, op);
-  if (shape.length > MAX_RANK) throw new ShapeError(`${op}: rank ${shape.length} exceeds the supported ${MAX_RANK}`);
   const out = output(rt, shape);
+  if (out.size === 0) return out;
   const same = (s: readonly number[]) => s.length === shape.length && s.every((d, i) => d === shape[i]);
+  const broadcast = !(same(a.shape) && same(b.shape));
+  // A 0-d result is one element read at offset 0 of both operands.
+  const view = shape.length === 0 ? mergeDims([1], [0], [0]) : mergeDims(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  if (view.shape.length > MAX_RANK) throw new ShapeError(`${op}: rank ${view.shape.length} exceeds the supported ${MAX_RANK}`);
+  const rowLength = view.shape.at(-1)!;
+  const rowBlocks = Math.ceil(rowLength / BROADCAST_RUN);
+  const rows = out.size / rowLength;
   const pad = (v: number[]) => [...v, ...new Array<number>(MAX_RANK - v.length).fill(0)];
   rt.dispatch({
     shader: BINARY,
-    overrides: { OP: BINARY_OPS[op], BROADCAST: !(same(a.shape) && same(b.shape)) },
+    overrides: { OP: BINARY_OPS[op], BROADCAST: broadcast, RANK: view.shape.length, PER_THREAD: BROADCAST_RUN },
     uniforms: {
       n: out.size,
-      rank: shape.length,
+      rows,
+      row_blocks: rowBlocks,
       alpha,
-      shape: pad(shape),
-      a_strides: pad(broadcastStrides(a.shape, shape)),
-      b_strides: pad(broadcastStrides(b.shape, shape)),
+      shape: pad(view.shape),
+      a_strides: pad(view.a),
+      b_strides: pad(view.b),
     },
     bindings: { a: a.buffer, b: b.buffer, out: out.buffer },
-    workgroups: linearWorkgroups(out.size),
+    workgroups: broadcast ? Math.ceil((rows * rowBlocks) / LINEAR_WORKGROUP) : linearWorkgroups(out.size),
     label: op,
   });
+  return out;
+}
+
+/** Merges adjacent dims that both operands walk contiguously (or both broadcast), so rank and index math shrink. */
+function mergeDims(shape: readonly number[], a: readonly number[], b: readonly number[]) {
+  const out = { shape: [shape[0]!], a: [a[0]!], b: [b[0]!] };
+  for (let i = 1; i < shape.length; i++) {
+    const k = out.shape.length - 1;
+    const joins = (s: number[], t: readonly number[]) => s[k] === t[i]! * shape[i]!;
+    if (joins(out.a, a) && joins(out.b, b)) {
+      out.shape[k] = out.shape[k]! * shape[i]!;
+      out.a[k] = a[i]!;
+      out.b[k] = b[i]!;
+    } else {
+      out.shape.push(shape[i]!);
+      out.a.push(a[i]!);
+      out.b.push(b[i]!);
+    }
+  }
   return out;
 }
 

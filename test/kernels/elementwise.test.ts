@@ -99,3 +99,12 @@ describeEachDevice('elementwise', (engine) => {
     expect(bad).toBe(-1);
   });
 });
+
+describeEachDevice('elementwise edge shapes', (engine) => {
+  it('adds 0-d tensors and handles empty ones', async () => {
+    const e = engine();
+    expect(Array.from(await e.ops.add(e.tensor([2], []), e.tensor([3], [])).read())).toEqual([5]);
+    const empty = e.ops.mul(e.tensor([], [0, 3]), e.tensor([1, 2, 3], [3]));
+    expect(empty.shape).toEqual([0, 3]);
+  });
+});
