@@ -4,8 +4,21 @@
  */
 import type { Runtime } from '../gpu/runtime';
 import * as elementwise from './elementwise';
+import * as matmul from './matmul';
+import * as softmax from './softmax';
+import * as resample from './resample';
+import * as shapeOps from './shape_ops';
+import * as attention from './attention';
+import * as norm from './norm';
+import * as diffusers from './diffusers';
+import * as conv2d from './conv2d';
+import * as convTranspose2d from './conv_transpose2d';
 
 const OPS = {
+  conv2d: conv2d.conv2d,
+  conv2dPacked: conv2d.conv2dPacked,
+  convTranspose2d: convTranspose2d.convTranspose2d,
+  convTranspose2dPacked: convTranspose2d.convTranspose2dPacked,
   add: elementwise.add,
   sub: elementwise.sub,
   mul: elementwise.mul,
@@ -19,6 +32,28 @@ const OPS = {
   sigmoid: elementwise.sigmoid,
   clamp: elementwise.clamp,
   prelu: elementwise.prelu,
+  matmul: matmul.matmul,
+  linear: matmul.linear,
+  softmax: softmax.softmax,
+  concat: shapeOps.concat,
+  permute: shapeOps.permute,
+  transpose: shapeOps.transpose,
+  narrow: shapeOps.narrow,
+  slice: shapeOps.slice,
+  chunk: shapeOps.chunk,
+  pixelShuffle: shapeOps.pixelShuffle,
+  pixelUnshuffle: shapeOps.pixelUnshuffle,
+  depthToSpace: shapeOps.depthToSpace,
+  interpolate: resample.interpolate,
+  scaledDotProductAttention: attention.scaledDotProductAttention,
+  multiHeadAttention: attention.multiHeadAttention,
+  groupNorm: norm.groupNorm,
+  layerNorm: norm.layerNorm,
+  instanceNorm: norm.instanceNorm,
+  batchNorm: norm.batchNorm,
+  geglu: diffusers.geglu,
+  feedForward: diffusers.feedForward,
+  timestepEmbedding: diffusers.timestepEmbedding,
 };
 
 type Bound<F> = F extends (rt: Runtime, ...args: infer A) => infer R ? (...args: A) => R : never;

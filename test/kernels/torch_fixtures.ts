@@ -1,21 +1,16 @@
 /**
- * PyTorch outputs recorded by test/reference/torch_fixtures.py (torch 1.13 CPU, float32), for kernel tests that
- * check the GPU against torch itself as well as against the CPU references.
+ * Reads test/reference/torch_fixtures.json: inputs and PyTorch outputs written by
+ * test/reference/torch_fixtures.py (torch 1.13, CPU, float32). Case names are `family/variant`.
  */
 import { readFileSync } from 'node:fs';
 import type { CpuTensor } from '../reference/tensor';
 
-interface EncodedTensor {
-  shape: number[];
-  /** Non-finite values are the strings "NaN", "Infinity", "-Infinity". */
-  data: (number | string)[];
-}
-
 interface FixtureFile {
-  tensors: Record<string, EncodedTensor>;
+  tensors: Record<string, { shape: number[]; data: (number | string)[] }>;
   cases: Record<string, { inputs: Record<string, string>; params: Record<string, unknown>; output: string }>;
 }
 
+/** One recorded case: named input tensors, the op's parameters and torch's output. */
 export interface TorchCase {
   name: string;
   inputs: Record<string, CpuTensor>;
@@ -23,23 +18,31 @@ export interface TorchCase {
   expected: CpuTensor;
 }
 
-let file: FixtureFile | undefined;
+let file: FixtureFile | null = null;
 
-function decode(id: string): CpuTensor {
-  const e = file!.tensors[id];
-  if (!e) throw new Error(`torch fixture tensor ${id} is missing`);
-  return { data: Float32Array.from(e.data, Number), shape: [...e.shape] };
+function load(): FixtureFile {
+  file ??= JSON.parse(readFileSync(new URL('../reference/torch_fixtures.json', import.meta.url), 'utf8')) as FixtureFile;
+  return file;
 }
 
-/** Every case named `<family>/…`; throws when there is none, so a renamed family cannot pass silently. */
+function tensor(id: string): CpuTensor {
+  const t = load().tensors[id];
+  if (!t) throw new Error(`torch fixtures: no tensor ${id}`);
+  // Non-finite values are stored as the strings "NaN", "Infinity", "-Infinity".
+  return { shape: t.shape, data: Float32Array.from(t.data, (v) => (typeof v === 'string' ? Number(v) : v)) };
+}
+
+/** The case called `name` (e.g. `'sdpa/causal'`). */
+export function torchCase(name: string): TorchCase {
+  const c = load().cases[name];
+  if (!c) throw new Error(`torch fixtures: no case ${name}`);
+  const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, id]) => [k, tensor(id)]));
+  return { name, inputs, params: c.params, expected: tensor(c.output) };
+}
+
+/** Every case of a family (names starting with `family/`), in file order. */
 export function torchCases(family: string): TorchCase[] {
-  file ??= JSON.parse(readFileSync(new URL('../reference/torch_fixtures.json', import.meta.url), 'utf8')) as FixtureFile;
-  const out: TorchCase[] = [];
-  for (const [name, c] of Object.entries(file.cases)) {
-    if (name.split('/')[0] !== family) continue;
-    const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, id]) => [k, decode(id)]));
-    out.push({ name, inputs, params: c.params, expected: decode(c.output) });
-  }
-  if (out.length === 0) throw new Error(`no torch fixtures for '${family}'`);
-  return out;
+  const names = Object.keys(load().cases).filter((n) => n.startsWith(`${family}/`));
+  if (names.length === 0) throw new Error(`torch fixtures: no cases for ${family}`);
+  return names.map(torchCase);
 }
