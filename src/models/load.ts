@@ -9,6 +9,8 @@ import { Checkpoint } from './checkpoint';
 import { loadDcgan } from './dcgan';
 import type { Model } from './model';
 import { recognizeArchitecture, type Architecture } from './recognize';
+import { loadEsrgan, loadEsrganBasicsr } from './rrdbnet';
+import { loadSrvgg } from './srvgg';
 
 /** Options for `engine.loadModel`. */
 export interface LoadModelOptions {
@@ -25,6 +27,9 @@ type Loader = (checkpoint: Checkpoint, config: Record<string, unknown>) => Promi
 /** One loader per architecture; an architecture without one is recognised but cannot run yet. */
 const LOADERS: Partial<Record<Architecture, Loader>> = {
   dcgan: loadDcgan,
+  esrgan: loadEsrgan,
+  'esrgan-basicsr': loadEsrganBasicsr,
+  srvgg: loadSrvgg,
 };
 
 export async function loadModel(engine: Engine, source: SafetensorsSource | SafetensorsFile, options: LoadModelOptions = {}): Promise<Model> {
