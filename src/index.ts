@@ -24,3 +24,7 @@ export type { LoadModelOptions } from './models/load';
 export { CheckpointError } from './models/checkpoint';
 export type { Architecture } from './models/recognize';
 export { openSafetensors, writeSafetensors, SafetensorsError, type SafetensorsFile, type SafetensorsSource } from './io/safetensors';
+export { readTfjsModel, TfjsError, type TfjsLayersModel, type TfjsSource } from './io/tfjs';
+export { convertTfjsModel, tfjsToSafetensors, type KerasConvertOptions } from './models/keras-convert';
+export { loadKerasGraphModel, type KerasGraphModel } from './models/keras-graph';
+export { KerasGraphError } from './models/keras-graph-spec';
