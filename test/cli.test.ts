@@ -2,30 +2,13 @@
  * The CLI as a user runs it: the built `dist/cli.js` (npm test builds it first), one process per call.
  * Every malformed input must give one line on stderr and exit code 1, never a stack trace.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openSafetensors, writeSafetensors } from '../src/io/safetensors';
-
-const run = promisify(execFile);
-const CLI = join(process.cwd(), 'dist/cli.js');
-
-async function synthe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** stderr without Dawn's harmless driver warnings. */
-const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.trim() && !/^Warning: |XDG_RUNTIME_DIR/.test(l));
+import { CLI, errorLines, synthe } from './cli-run';
 
 function header(json: unknown, extra = 0): Uint8Array {
   const text = new TextEncoder().encode(JSON.stringify(json));

@@ -22,6 +22,8 @@ import { formatShape } from '../tensor/shape';
 import type { Tensor } from '../tensor/tensor';
 import { type PackedConv2d, packConv2dWeight } from '../kernels/conv2d';
 import { Checkpoint } from './checkpoint';
+import { pixelRangeOption } from './layers';
+import type { Model } from './model';
 import type { KerasArchitecture } from './keras-convert';
 import { type KerasActivation, type KerasGraph, KerasGraphError, type KerasLayer, inferGraph, parseKerasGraph } from './keras-graph-spec';
 
@@ -61,6 +63,8 @@ export interface KerasGraphModel {
   readonly pixelRange: PixelRange | undefined;
   readonly inputChannels: number;
   readonly outputChannels: number;
+  /** The widest activation, in channels at the output resolution (what sizes an upscaler's tiles). */
+  readonly maxChannels: number;
   /** Runs the graph; the result is a new tensor the caller disposes. The input is left alone. */
   forward(input: Tensor): Tensor;
   /** Frees the weights. */
@@ -145,9 +149,11 @@ async function loadFromFile(engine: Engine, file: SafetensorsFile, label: string
   }
   const range = file.metadata['synthe.pixel_range'];
   const arch = file.metadata['synthe.arch'];
+  const outScale = shapes.scale.get(graph.outputs[0]!)!;
   return new GraphModel(engine, graph, steps, packed, {
     arch: arch === 'rdn' || arch === 'rrdn' ? arch : 'keras',
-    scale: shapes.scale.get(graph.outputs[0]!)!,
+    scale: outScale,
+    maxChannels: Math.max(...[...shapes.channels].map(([name, c]) => c * (shapes.scale.get(name)! / outScale) ** 2)),
     pixelRange: range === '0-1' || range === '0-255' || range === '-1-1' ? range : undefined,
     inputChannels: shapes.channels.get(graph.inputs[0]!)!,
     outputChannels: shapes.channels.get(graph.outputs[0]!)!,
@@ -213,6 +219,7 @@ class GraphModel implements KerasGraphModel {
   readonly pixelRange: PixelRange | undefined;
   readonly inputChannels: number;
   readonly outputChannels: number;
+  readonly maxChannels: number;
   private disposed = false;
   /** How many steps read each tensor (outputs are never freed by the forward). */
   private readonly uses = new Map<string, number>();
@@ -222,9 +229,9 @@ class GraphModel implements KerasGraphModel {
     readonly graph: KerasGraph,
     private readonly steps: readonly Step[],
     private readonly packed: Map<string, PackedConv2d>,
-    info: Pick<KerasGraphModel, 'arch' | 'scale' | 'pixelRange' | 'inputChannels' | 'outputChannels'>,
+    info: Pick<KerasGraphModel, 'arch' | 'scale' | 'pixelRange' | 'inputChannels' | 'outputChannels' | 'maxChannels'>,
   ) {
-    ({ arch: this.arch, scale: this.scale, pixelRange: this.pixelRange, inputChannels: this.inputChannels, outputChannels: this.outputChannels } = info);
+    ({ arch: this.arch, scale: this.scale, pixelRange: this.pixelRange, inputChannels: this.inputChannels, outputChannels: this.outputChannels, maxChannels: this.maxChannels } = info);
     for (const step of steps) for (const name of reads(step)) this.uses.set(name, (this.uses.get(name) ?? 0) + 1);
   }
 
@@ -397,4 +404,33 @@ function reads(step: Step): string[] {
 
 function isFile(source: unknown): source is SafetensorsFile {
   return typeof source === 'object' && source !== null && 'names' in source && 'float32' in source;
+}
+
+/**
+ * The `engine.loadModel` entry for converted graphs: the graph as a {@link Model} taking `input` and giving
+ * `output`, with the upscaler config (`scale`, `pixelRange`, `maxChannels`) the upscale pipeline reads.
+ */
+export async function loadKeras(ckpt: Checkpoint, config: Record<string, unknown>): Promise<Model> {
+  const graph = await loadFromFile(ckpt.engine, ckpt.file, ckpt.label);
+  try {
+    if (!graph.pixelRange && config.pixelRange === undefined) {
+      throw new SyntheError(`${ckpt.label}: the file has no synthe.pixel_range; pass config.pixelRange ('0-1', '0-255' or '-1-1')`);
+    }
+    const pixelRange = pixelRangeOption(ckpt, config, graph.pixelRange ?? '0-255');
+    const model: Model = {
+      arch: graph.arch,
+      config: Object.freeze({ scale: graph.scale, pixelRange, maxChannels: graph.maxChannels }),
+      inputNames: ['input'],
+      forward(inputs) {
+        const input = inputs.input;
+        if (!input) throw new SyntheError(`${ckpt.label}: forward needs an 'input' tensor (N, ${graph.inputChannels}, H, W)`);
+        return { output: graph.forward(input) };
+      },
+      dispose: () => graph.dispose(),
+    };
+    return model;
+  } catch (error) {
+    graph.dispose();
+    throw error;
+  }
 }

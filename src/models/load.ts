@@ -7,6 +7,7 @@ import { SyntheError } from '../errors';
 import { openSafetensors, type SafetensorsFile, type SafetensorsSource } from '../io/safetensors';
 import { Checkpoint } from './checkpoint';
 import { loadDcgan } from './dcgan';
+import { loadKeras } from './keras-graph';
 import type { Model } from './model';
 import { recognizeArchitecture, type Architecture } from './recognize';
 import { loadEsrgan, loadEsrganBasicsr } from './rrdbnet';
@@ -30,11 +31,24 @@ const LOADERS: Partial<Record<Architecture, Loader>> = {
   esrgan: loadEsrgan,
   'esrgan-basicsr': loadEsrganBasicsr,
   srvgg: loadSrvgg,
+  rdn: loadKeras,
+  rrdn: loadKeras,
+  keras: loadKeras,
 };
 
 export async function loadModel(engine: Engine, source: SafetensorsSource | SafetensorsFile, options: LoadModelOptions = {}): Promise<Model> {
-  const file = isFile(source) ? source : await openSafetensors(source, options.onProgress ? { onProgress: options.onProgress } : {});
   const label = typeof source === 'string' ? source : source instanceof URL ? source.href : 'checkpoint';
+  if (isFile(source)) return loadFromFile(engine, source, label, options);
+  // Weights are on the GPU once the loader returns, so a file opened here is closed here.
+  const file = await openSafetensors(source, options.onProgress ? { onProgress: options.onProgress } : {});
+  try {
+    return await loadFromFile(engine, file, label, options);
+  } finally {
+    await file.close();
+  }
+}
+
+async function loadFromFile(engine: Engine, file: SafetensorsFile, label: string, options: LoadModelOptions): Promise<Model> {
   const arch = options.arch ?? recognizeArchitecture(file.names(), file.metadata)?.arch;
   if (!arch) {
     const sample = file.names().slice(0, 5).join(', ');

@@ -4,7 +4,7 @@
  */
 
 /** Architectures synthe knows by their checkpoint key naming. */
-export type Architecture = 'dcgan' | 'esrgan' | 'esrgan-basicsr' | 'srvgg' | 'unet2d' | 'unet2d-condition' | 'autoencoder-kl';
+export type Architecture = 'dcgan' | 'esrgan' | 'esrgan-basicsr' | 'srvgg' | 'unet2d' | 'unet2d-condition' | 'autoencoder-kl' | 'rdn' | 'rrdn' | 'keras';
 
 interface Rule {
   arch: Architecture;
@@ -50,6 +50,11 @@ const RULES: Rule[] = [
     description: 'DCGAN generator (transposed-convolution stack)',
     matches: (s, l) => s.has('net.0.weight') && some(l, /^net\.\d+\.running_mean$/),
   },
+  // Graphs converted from TF.js carry their topology in metadata; their keys are Keras layer names, so only
+  // the converter's `synthe.arch` says what they are.
+  { arch: 'rdn', description: 'Residual Dense Network (converted Keras graph)', matches: () => false },
+  { arch: 'rrdn', description: 'Residual-in-Residual Dense Network (converted Keras graph)', matches: () => false },
+  { arch: 'keras', description: 'Keras functional graph (converted from TF.js)', matches: () => false },
 ];
 
 /** The architecture a set of tensor names belongs to (or that the file's metadata declares), or undefined. */
