@@ -8,6 +8,7 @@ import { Runtime } from './gpu/runtime';
 import type { KernelTiming } from './gpu/timing';
 import { Plan } from './graph/plan';
 import type { SafetensorsFile, SafetensorsSource } from './io/safetensors';
+import { loadTuned } from './kernels/autotune';
 import { bindOps, type Ops } from './kernels/registry';
 import { writeBuffer, writeTexture, type WriteTextureOptions } from './kernels/present';
 import { loadModel, type LoadModelOptions } from './models/load';
@@ -104,6 +105,29 @@ export class Engine {
     return loadModel(this, source, options);
   }
 
+  /**
+   * Runs `fn` once (e.g. a model's forward on inputs of the sizes it will see), then, for every problem it
+   * met that has several kernel variants and no measured winner yet, times the variants and keeps the
+   * fastest for this adapter (persisted: localStorage in browsers, a cache file in Node). Later calls with
+   * the same sizes run the winners. Returns what `fn` returned.
+   */
+  async tune<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.checkAlive();
+    const rt = this.runtime;
+    if (rt.untuned) throw new SyntheError('engine.tune: already tuning (calls cannot nest)');
+    const jobs = new Map<string, () => Promise<unknown>>();
+    rt.untuned = jobs;
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      rt.untuned = null;
+    }
+    await rt.sync();
+    for (const job of jobs.values()) await job();
+    return result;
+  }
+
   /** Runs `fn` with every dispatch timed by timestamp queries (needs the timestamp-query feature). */
   async profile<T>(fn: () => T | Promise<T>): Promise<{ result: T; timings: KernelTiming[] }> {
     this.runtime.beginProfiling();
@@ -166,7 +190,9 @@ export class Engine {
 
 /** Creates an engine on a new device, or on the host app's `device`. */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  return new Engine(await acquireDevice(options));
+  // Winners measured in earlier runs apply from the first op on.
+  const [gpu] = await Promise.all([acquireDevice(options), loadTuned()]);
+  return new Engine(gpu);
 }
 
 function collectTensors(value: unknown, into: Set<Tensor>): void {

@@ -66,6 +66,9 @@ export class Runtime {
   /** Number of submits so far, for benchmarks that count them. */
   submits = 0;
 
+  /** Problems met while `engine.tune` runs, with the job that measures each (see kernels/autotune.ts). */
+  untuned: Map<string, () => Promise<unknown>> | null = null;
+
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
     this.mainPool = new BufferPool(this.device, 'tensor');
@@ -205,6 +208,8 @@ export class Runtime {
 
   /** Frees pooled buffers that are not in use. */
   trim(): void {
+    // Free buffers may still be read by commands not yet submitted; destroying them first would fail those.
+    this.flush();
     this.mainPool.trim();
     this.uniformPool.trim();
     this.readbackPool.trim();

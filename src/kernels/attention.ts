@@ -15,7 +15,8 @@ import type { Runtime } from '../gpu/runtime';
 import { shader, type Shader } from '../gpu/shader';
 import type { DType } from '../tensor/dtype';
 import { broadcastShapes, broadcastStrides, contiguousStrides, formatShape } from '../tensor/shape';
-import type { Tensor } from '../tensor/tensor';
+import { Tensor } from '../tensor/tensor';
+import { pickVariant, tune, tuneKey } from './autotune';
 import { expectFinite, expectSameEngine, output } from './common';
 import { linear } from './matmul';
 
@@ -68,6 +69,35 @@ export function defaultAttentionVariant(rt: Runtime, dtype: DType): AttentionVar
   return rt.ctx.features.subgroups ? 'subgroup' : 'direct';
 }
 
+/** The variants that run on this device for a dtype, the fixed rule's pick first. */
+function attentionVariants(rt: Runtime, dtype: DType): AttentionVariantName[] {
+  const first = defaultAttentionVariant(rt, dtype);
+  const usable = (Object.keys(ATTENTION_VARIANTS) as AttentionVariantName[]).filter((v) => {
+    const variant: AttentionVariant = ATTENTION_VARIANTS[v];
+    return v !== first && variant.dtype === dtype && (!variant.feature || rt.ctx.features[variant.feature]);
+  });
+  return [first, ...usable];
+}
+
+/** Times the variants on zero operands of the problem's sizes, contiguous, with a zero additive mask if it had one. */
+async function tuneAttention(rt: Runtime, key: string, p: AttentionProblem): Promise<string> {
+  const dtype = p.q.tensor.dtype;
+  const make = (shape: number[], type: DType = dtype) => Tensor.fromData(rt, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, type);
+  const head = (t: Tensor, rows: number, cols: number): HeadView => ({ tensor: t, strides: [p.heads * rows * cols, rows * cols, cols], offset: 0 });
+  const [q, k, v, out] = [make([p.batch, p.heads, p.lq, p.d]), make([p.batch, p.heads, p.lk, p.d]), make([p.batch, p.heads, p.lk, p.dv]), make([p.batch, p.heads, p.lq, p.dv])];
+  const mask = p.mask && make([p.lq, p.lk], 'f32');
+  try {
+    const problem: AttentionProblem = {
+      ...p,
+      q: head(q, p.lq, p.d), k: head(k, p.lk, p.d), v: head(v, p.lk, p.dv), out: head(out, p.lq, p.dv),
+      mask: mask && { tensor: mask, strides: [0, 0, p.lk, 1], kind: 'additive' },
+    };
+    return await tune(rt, key, attentionVariants(rt, dtype).map((name) => ({ name, run: () => attend(rt, { ...problem, variant: name }) })));
+  } finally {
+    for (const t of [q, k, v, out, mask]) t?.dispose();
+  }
+}
+
 /** How a mask tensor is read: added to the scores, or as keep (nonzero) / block (zero) flags. */
 export type MaskKind = 'additive' | 'bool';
 
@@ -113,7 +143,8 @@ interface AttentionProblem {
   mask: { tensor: Tensor; strides: readonly number[]; kind: MaskKind } | null;
   scale: number;
   causal: boolean;
-  variant: AttentionVariantName;
+  /** Forced; else measured or the fixed rule. */
+  variant?: AttentionVariantName;
   label: string;
 }
 
@@ -127,13 +158,16 @@ function maskCode(mask: AttentionProblem['mask']): number {
 
 /** Encodes the attention kernel for one problem, writing into `p.out`. */
 function attend(rt: Runtime, p: AttentionProblem): void {
-  const variant: AttentionVariant = ATTENTION_VARIANTS[p.variant];
-  if (!variant) throw new ShapeError(`${p.label}: unknown variant '${String(p.variant)}' (known: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`);
+  const dtype = p.q.tensor.dtype;
+  const key = tuneKey(rt, 'attention', `${p.batch}x${p.heads}x${p.lq}x${p.lk}x${p.d}x${p.dv} ${dtype}${p.mask ? ' mask' : ''}`);
+  const name = p.variant ?? pickVariant(rt, key, attentionVariants(rt, dtype), () => tuneAttention(rt, key, p));
+  const variant: AttentionVariant = ATTENTION_VARIANTS[name];
+  if (!variant) throw new ShapeError(`${p.label}: unknown variant '${String(name)}' (known: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`);
   if (variant.feature && !rt.ctx.features[variant.feature]) {
-    throw new ShapeError(`${p.label}: variant '${p.variant}' needs the ${variant.feature} feature, which this device does not have`);
+    throw new ShapeError(`${p.label}: variant '${name}' needs the ${variant.feature} feature, which this device does not have`);
   }
-  for (const [name, t] of [['query', p.q.tensor], ['key', p.k.tensor], ['value', p.v.tensor]] as const) {
-    if (t.dtype !== variant.dtype) throw new ShapeError(`${p.label}: variant '${p.variant}' needs ${variant.dtype} tensors, ${name} is ${t.dtype}`);
+  for (const [role, t] of [['query', p.q.tensor], ['key', p.k.tensor], ['value', p.v.tensor]] as const) {
+    if (t.dtype !== variant.dtype) throw new ShapeError(`${p.label}: variant '${name}' needs ${variant.dtype} tensors, ${role} is ${t.dtype}`);
   }
   const rowsPerGroup = variant.rows * WORKGROUP;
   const blocks = Math.ceil(p.lq / rowsPerGroup);
@@ -233,7 +267,6 @@ export function scaledDotProductAttention(rt: Runtime, query: Tensor, key: Tenso
   const kind = checkMask(label, mask, options);
   const scale = options.scale ?? 1 / Math.sqrt(d);
   expectFinite(label, 'scale', scale);
-  const variant = options.variant ?? defaultAttentionVariant(rt, query.dtype);
 
   const [B, H] = leadTwo([...lead, 0, 0]) as [number, number];
   const view = (t: Tensor): HeadView => {
@@ -251,7 +284,7 @@ export function scaledDotProductAttention(rt: Runtime, query: Tensor, key: Tenso
     mask: mask ? { tensor: mask, strides: maskStrides(label, mask, [...lead, lq, lk]), kind } : null,
     scale,
     causal: options.isCausal ?? false,
-    variant,
+    variant: options.variant,
     label,
   });
   return out;
@@ -324,7 +357,7 @@ export function multiHeadAttention(rt: Runtime, x: Tensor, options: MultiHeadAtt
       mask: mask ? { tensor: mask, strides: maskStrides(label, mask, [B, heads, L, lk]), kind } : null,
       scale,
       causal: false,
-      variant: options.variant ?? defaultAttentionVariant(rt, 'f32'),
+      variant: options.variant,
       label,
     });
     return linear(rt, merged, options.outWeight, options.outBias ?? null);

@@ -52,6 +52,19 @@ export function tunedVariant(key: string): string | undefined {
   return winners?.get(key);
 }
 
+/**
+ * The variant an eager call runs: the stored winner for `key` when it is eligible, else the first of
+ * `eligible` (the fixed order). While `engine.tune` runs a function, a problem with more than one eligible
+ * variant and no winner is remembered with `measure`, which times the variants on inputs of the same shapes;
+ * the engine runs those jobs when the function returns.
+ */
+export function pickVariant<V extends string>(rt: Runtime, key: string, eligible: readonly V[], measure: () => Promise<unknown>): V {
+  const stored = tunedVariant(key) as V | undefined;
+  if (stored && eligible.includes(stored)) return stored;
+  if (eligible.length > 1 && rt.untuned && !rt.untuned.has(key)) rt.untuned.set(key, measure);
+  return eligible[0]!;
+}
+
 /** Reads the persisted winners (once); later eager calls then use them without measuring anything. */
 export async function loadTuned(): Promise<void> {
   await store();

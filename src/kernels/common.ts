@@ -45,3 +45,8 @@ export function expectSameShape(op: string, a: readonly number[], b: readonly nu
     throw new ShapeError(`${op}: ${what} shapes differ: ${formatShape(a)} vs ${formatShape(b)}`);
   }
 }
+
+/** A zero-filled input for timing: whatever a pooled buffer holds (denormals, NaNs) would skew CPU adapters. */
+export function zeros(runtime: Runtime, shape: readonly number[]): Tensor {
+  return Tensor.fromData(runtime, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+}

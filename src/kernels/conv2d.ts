@@ -14,11 +14,11 @@ import { ShapeError } from '../errors';
 import type { Runtime } from '../gpu/runtime';
 import { formatShape } from '../tensor/shape';
 import { Tensor } from '../tensor/tensor';
-import { tune, tunedVariant, tuneKey } from './autotune';
-import { expectF32, expectSameEngine, output } from './common';
+import { pickVariant, tune, tuneKey } from './autotune';
+import { expectF32, expectSameEngine, output, zeros } from './common';
 import {
   denseMap, isCpuAdapter, kernelVariants, launch, packBias, packBlock, pairOf, paddedChannels, halfCopy,
-  resolveEpilogue, unbatched, untracked, zerosFor, type ConvEpilogue, type ConvGeometry, type Pair, type ResolvedEpilogue,
+  resolveEpilogue, unbatched, untracked, convTuneJob, type ConvEpilogue, type ConvGeometry, type Pair, type ResolvedEpilogue,
 } from './conv_kernels';
 import { gemm } from './matmul';
 
@@ -261,8 +261,8 @@ function conv2dBatched(rt: Runtime, input: Tensor, packed: PackedConv2d, options
   if (forced && !list.includes(forced)) {
     throw new ShapeError(`conv2d: variant '${forced}' does not apply to input ${formatShape(input.shape)} with weight ${formatShape(packed.weightShape)} on this device (eligible: ${list.join(', ')})`);
   }
-  const tuned = tunedVariant(tuneKey(rt, 'conv2d', problemKey(p))) as Conv2dVariant | undefined;
-  return runVariant(p, input, forced ?? (tuned && list.includes(tuned) ? tuned : list[0]!));
+  const measure = convTuneJob(rt, packed.weights, options, (epilogue) => tuneConv2d(rt, input.shape, packed, epilogue));
+  return runVariant(p, input, forced ?? pickVariant(rt, tuneKey(rt, 'conv2d', problemKey(p)), list, measure));
 }
 
 /**
@@ -287,7 +287,7 @@ export async function tuneConv2d(rt: Runtime, inputShape: readonly number[], pac
   // An unbatched shape runs as a batch of one, under the same key as the eager call's.
   const shape = inputShape.length === 3 ? [1, ...inputShape] : inputShape;
   const p = makeProblem(rt, shape, packed, options);
-  const input = zerosFor(rt, shape);
+  const input = zeros(rt, shape);
   try {
     const candidates = eligible(p).map((v) => ({ name: v, run: () => runVariant(p, input, v).dispose() }));
     return (await tune(rt, tuneKey(rt, 'conv2d', problemKey(p)), candidates)) as Conv2dVariant;

@@ -18,7 +18,7 @@ import { shader, type Shader } from '../gpu/shader';
 import type { UniformValues } from '../gpu/reflect';
 import { formatShape } from '../tensor/shape';
 import { Tensor } from '../tensor/tensor';
-import { expectF32, expectFinite, expectSameEngine, linearWorkgroups, output } from './common';
+import { expectF32, expectFinite, expectSameEngine, linearWorkgroups, output, zeros } from './common';
 import type { GemmActivation } from './matmul';
 
 const DIRECT = shader('conv2d_direct.wgsl', directCode);
@@ -266,9 +266,21 @@ export function unbatched<T extends ConvEpilogue>(input: Tensor, options: T, run
   }
 }
 
-/** A zero-filled input for timing: whatever a pooled buffer holds (denormals, NaNs) would skew CPU adapters. */
-export function zerosFor(rt: Runtime, shape: readonly number[]): Tensor {
-  return Tensor.fromData(rt, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+/**
+ * The job `engine.tune` runs for a layer met during its function: by then the call's own tensors may be
+ * freed, so the residual is replaced by zeros of its shape; a layer packed for one call only is skipped.
+ */
+export function convTuneJob(rt: Runtime, weights: Tensor, epilogue: ConvEpilogue, measure: (epilogue: ConvEpilogue) => Promise<unknown>): () => Promise<unknown> {
+  const residualShape = epilogue.residual?.shape;
+  return async () => {
+    if (weights.isDisposed) return;
+    const residual = residualShape && zeros(rt, residualShape);
+    try {
+      await measure(residual ? { ...epilogue, residual } : epilogue);
+    } finally {
+      residual?.dispose();
+    }
+  };
 }
 
 // ---- kernel launches ----

@@ -17,11 +17,11 @@ import type { Runtime } from '../gpu/runtime';
 import { shader } from '../gpu/shader';
 import { formatShape } from '../tensor/shape';
 import { Tensor } from '../tensor/tensor';
-import { tune, tunedVariant, tuneKey } from './autotune';
-import { expectF32, expectSameEngine, output } from './common';
+import { pickVariant, tune, tuneKey } from './autotune';
+import { expectF32, expectSameEngine, output, zeros } from './common';
 import {
   epilogueArgs, halfCopy, kernelVariants, launch, packBias, packBlock, paddedChannels, pairOf, resolveEpilogue, unbatched, untracked,
-  workgroupFor, zerosFor, type ConvEpilogue, type ConvGeometry, type KernelVariant, type Pair, type ResolvedEpilogue,
+  workgroupFor, convTuneJob, type ConvEpilogue, type ConvGeometry, type KernelVariant, type Pair, type ResolvedEpilogue,
 } from './conv_kernels';
 
 const SUBPIXEL = shader('conv_transpose2d_subpixel.wgsl', subpixelCode);
@@ -340,8 +340,8 @@ function convTranspose2dBatched(rt: Runtime, input: Tensor, packed: PackedConvTr
   if (forced && !list.includes(forced)) {
     throw new ShapeError(`convTranspose2d: variant '${forced}' does not apply to input ${formatShape(input.shape)} with weight ${formatShape(packed.weightShape)} on this device (eligible: ${list.join(', ')})`);
   }
-  const tuned = tunedVariant(tuneKey(rt, 'convTranspose2d', problemKey(p))) as ConvTranspose2dVariant | undefined;
-  return runVariant(p, input, forced ?? (tuned && list.includes(tuned) ? tuned : list[0]!));
+  const measure = convTuneJob(rt, packed.weights, options, (epilogue) => tuneConvTranspose2d(rt, input.shape, packed, epilogue));
+  return runVariant(p, input, forced ?? pickVariant(rt, tuneKey(rt, 'convTranspose2d', problemKey(p)), list, measure));
 }
 
 /**
@@ -363,7 +363,7 @@ export async function tuneConvTranspose2d(rt: Runtime, inputShape: readonly numb
   // An unbatched shape runs as a batch of one, under the same key as the eager call's.
   const shape = inputShape.length === 3 ? [1, ...inputShape] : inputShape;
   const p = makeProblem(rt, shape, packed, options);
-  const input = zerosFor(rt, shape);
+  const input = zeros(rt, shape);
   try {
     const candidates = eligible(p).map((v) => ({ name: v, run: () => runVariant(p, input, v).dispose() }));
     return (await tune(rt, tuneKey(rt, 'convTranspose2d', problemKey(p)), candidates)) as ConvTranspose2dVariant;

@@ -10,7 +10,8 @@ import type { Runtime } from '../gpu/runtime';
 import { shader } from '../gpu/shader';
 import { broadcastShapes, broadcastStrides, contiguousStrides, formatShape, numel } from '../tensor/shape';
 import type { Tensor } from '../tensor/tensor';
-import { expectF32, expectFinite, expectSameEngine, output } from './common';
+import { pickVariant, tune, tuneKey } from './autotune';
+import { expectF32, expectFinite, expectSameEngine, output, zeros } from './common';
 import { UNARY_OPS } from './elementwise';
 
 const MATMUL = shader('matmul.wgsl', matmulCode);
@@ -76,7 +77,7 @@ export const MATMUL_VARIANTS = {
 export type MatmulVariantName = keyof typeof MATMUL_VARIANTS;
 
 /**
- * The fixed rule until measured autotuning exists: CPU-emulated adapters (lavapipe, SwiftShader), where
+ * The fixed rule, used until a variant is measured (see {@link pickVariant}): CPU-emulated adapters (lavapipe, SwiftShader), where
  * barriers cost more than the cache misses they save, and products too small to fill a 64 x 64 tile get the
  * register-blocked variant; real GPUs get the tiled one.
  */
@@ -85,6 +86,25 @@ export function defaultMatmulVariant(rt: Runtime, p: GemmProblem): MatmulVariant
   const software = isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(`${vendor} ${architecture} ${device} ${description}`);
   if (software || p.m < 32 || p.n < 32) return 'blocked';
   return 'tiled';
+}
+
+/** Every variant, the fixed rule's pick first. */
+function matmulVariants(rt: Runtime, p: GemmProblem): MatmulVariantName[] {
+  const first = defaultMatmulVariant(rt, p);
+  return [first, ...(Object.keys(MATMUL_VARIANTS) as MatmulVariantName[]).filter((v) => v !== first)];
+}
+
+/** Times the variants on zero operands of the problem's sizes (contiguous, so vec4 reads apply when they can). */
+async function tuneGemm(rt: Runtime, key: string, p: GemmProblem, transB: boolean): Promise<string> {
+  const a = zeros(rt, [p.batch, p.m, p.k]);
+  const b = zeros(rt, transB ? [p.batch, p.n, p.k] : [p.batch, p.k, p.n]);
+  try {
+    const run = (variant: MatmulVariantName) => () => gemm(rt, { a, b, m: p.m, n: p.n, k: p.k, transB, batch: [p.batch], variant }).dispose();
+    return await tune(rt, key, matmulVariants(rt, p).map((name) => ({ name, run: run(name) })));
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
 }
 
 /** Arguments of {@link gemm}. All sizes are in elements; tensors are f32 and contiguous. */
@@ -165,7 +185,8 @@ export function gemm(rt: Runtime, args: GemmArgs): Tensor {
   const out = output(rt, [...batch, m, n]);
   const problem: GemmProblem = { batch: numel(batch), m, n, k };
   if (out.size === 0) return out;
-  const name = args.variant ?? defaultMatmulVariant(rt, problem);
+  const key = tuneKey(rt, 'gemm', `${problem.batch}x${m}x${n}x${k}${transB ? 'T' : ''}`);
+  const name = args.variant ?? pickVariant(rt, key, matmulVariants(rt, problem), () => tuneGemm(rt, key, problem, transB));
   const variant: MatmulVariant = MATMUL_VARIANTS[name];
   if (!variant) throw new ShapeError(`${label}: unknown variant '${String(name)}' (known: ${Object.keys(MATMUL_VARIANTS).join(', ')})`);
   const aligned = (strides: readonly number[]) => strides.every((s) => s % 4 === 0);

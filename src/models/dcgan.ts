@@ -12,7 +12,7 @@ import type { Engine } from '../engine';
 import { SyntheError } from '../errors';
 import type { Tensor } from '../tensor/tensor';
 import { Checkpoint, CheckpointError } from './checkpoint';
-import { foldBatchNorm } from './fold';
+import { foldBatchNorm } from '../kernels/norm';
 import type { Model } from './model';
 
 type Activation = 'relu' | 'tanh' | 'sigmoid' | 'leakyRelu' | 'none';
@@ -55,13 +55,13 @@ export async function loadDcgan(ckpt: Checkpoint, config: Record<string, unknown
       if (specs[next]?.kind === 'bn') {
         const bn = `${prefix}${next}`;
         const channels = [shape[1]!];
-        folded = foldBatchNorm(weight, shape, bias, {
+        folded = foldBatchNorm(weight, shape, bias ?? null, {
           runningMean: await ckpt.array(`${bn}.running_mean`, channels),
           runningVar: await ckpt.array(`${bn}.running_var`, channels),
           weight: ckpt.has(`${bn}.weight`) ? await ckpt.array(`${bn}.weight`, channels) : undefined,
           bias: ckpt.has(`${bn}.bias`) ? await ckpt.array(`${bn}.bias`, channels) : undefined,
           eps: Number(config.batchnormEps ?? ckpt.metadata.batchnorm_eps ?? 1e-5),
-        }, 'iohw');
+        }, { transposed: true });
         next += 1;
       }
       const act = specs[next]?.kind === 'act' ? specs[next]! : undefined;
