@@ -52,6 +52,7 @@ export async function upscalePlanes(engine: Engine, model: Model, planes: Float3
   if (planes.length !== 3 * height * width) throw new SyntheError(`upscale: data holds ${planes.length} values, 3×${height}×${width} expected`);
   const overlap = Math.max(0, Math.floor(options.overlap ?? 16));
   const tile = Math.max(1, Math.min(options.tile ?? defaultTile(engine, model, scale, overlap), Math.max(width, height)));
+  const multiple = inputMultiple(model);
   const outW = width * scale;
   const outH = height * scale;
   const out = new Float32Array(3 * outH * outW);
@@ -66,10 +67,8 @@ export async function upscalePlanes(engine: Engine, model: Model, planes: Float3
       const y0 = ty * tile;
       const x1 = Math.min(width, x0 + tile);
       const y1 = Math.min(height, y0 + tile);
-      const cx0 = Math.max(0, x0 - overlap);
-      const cy0 = Math.max(0, y0 - overlap);
-      const cw = Math.min(width, x1 + overlap) - cx0;
-      const ch = Math.min(height, y1 + overlap) - cy0;
+      const [cx0, cw] = contextWindow(x0, x1, overlap, width, multiple);
+      const [cy0, ch] = contextWindow(y0, y1, overlap, height, multiple);
       const result = await runTile(engine, model, crop(planes, height, width, cx0, cy0, cw, ch), ch, cw, scale);
       const rw = cw * scale;
       const rh = ch * scale;
@@ -87,6 +86,15 @@ export async function upscalePlanes(engine: Engine, model: Model, planes: Float3
 }
 
 async function runTile(engine: Engine, model: Model, data: Float32Array, height: number, width: number, scale: number): Promise<Float32Array> {
+  // Only an image whose own side is not a multiple gets here with such a tile (see contextWindow): it runs
+  // edge-padded, and the padding is cut from the result.
+  const multiple = inputMultiple(model);
+  const padH = (multiple - (height % multiple)) % multiple;
+  const padW = (multiple - (width % multiple)) % multiple;
+  if (padH > 0 || padW > 0) {
+    const result = await runTile(engine, model, padEdges(data, height, width, padH, padW), height + padH, width + padW, scale);
+    return crop(result, (height + padH) * scale, (width + padW) * scale, 0, 0, width * scale, height * scale);
+  }
   const input = engine.tensor(data, [1, 3, height, width]);
   try {
     const { output } = model.forward({ input });
@@ -123,6 +131,40 @@ function crop(planes: Float32Array, height: number, width: number, x: number, y:
     for (let row = 0; row < h; row++) {
       const from = c * height * width + (y + row) * width + x;
       out.set(planes.subarray(from, from + w), c * h * w + row * w);
+    }
+  }
+  return out;
+}
+
+/** Models that pixel-unshuffle their input (BasicSR's ×2 and ×1) need sides that are a multiple of the factor. */
+function inputMultiple(model: Model): number {
+  return Number(model.config.unshuffle ?? 1);
+}
+
+/**
+ * The span [start, start + size) run through the model for the tile [t0, t1) along one axis of length
+ * `length`: the tile plus `overlap` of context, clipped to the image, then grown (or moved back) with more
+ * real pixels until its size is a multiple of `multiple`, where the image is long enough.
+ */
+function contextWindow(t0: number, t1: number, overlap: number, length: number, multiple: number): [number, number] {
+  let start = Math.max(0, t0 - overlap);
+  const end = Math.min(length, t1 + overlap);
+  const size = Math.min(length, Math.ceil((end - start) / multiple) * multiple);
+  start = Math.min(start, length - size);
+  return [start, size];
+}
+
+/** (3, H, W) planes grown to (3, H + padH, W + padW) by repeating the last row and column. */
+function padEdges(planes: Float32Array, height: number, width: number, padH: number, padW: number): Float32Array {
+  const h = height + padH;
+  const w = width + padW;
+  const out = new Float32Array(3 * h * w);
+  for (let c = 0; c < 3; c++) {
+    for (let y = 0; y < h; y++) {
+      const from = c * height * width + Math.min(y, height - 1) * width;
+      const to = c * h * w + y * w;
+      out.set(planes.subarray(from, from + width), to);
+      out.fill(planes[from + width - 1]!, to + width, to + w);
     }
   }
   return out;

@@ -119,6 +119,24 @@ describeEachDevice('super-resolution checkpoints', (engine) => {
     model.dispose();
   });
 
+  it('tiles a pixel-unshuffling model (BasicSR ×2) with odd tile sizes, and pads images of odd size', async () => {
+    const e = engine();
+    const model = await e.loadModel(`${DIR}/rrdbnet-x2.safetensors`);
+    const ref = await openSafetensors(`${DIR}/rrdbnet-x2.reference.safetensors`);
+    const [, , height, width] = ref.info('single.input').shape as [number, number, number, number];
+    const input = await ref.float32('single.input');
+    const tiled = await upscalePlanes(e, model, input, height, width, { tile: 5, overlap: 9 });
+    expect(maxAbsDiff(tiled, await ref.float32('single.output'))).toBeLessThanOrEqual(TOLERANCE);
+    // Drop the last row and column: 9×13 is no multiple of 2, so the model sees it edge-padded.
+    const odd = new Float32Array(3 * (height - 1) * (width - 1));
+    for (let c = 0; c < 3; c++) for (let y = 0; y < height - 1; y++) odd.set(input.subarray((c * height + y) * width, (c * height + y) * width + width - 1), (c * (height - 1) + y) * (width - 1));
+    const out = await upscalePlanes(e, model, odd, height - 1, width - 1, { tile: Infinity });
+    expect(out.length).toBe(3 * (height - 1) * 2 * (width - 1) * 2);
+    expect(out.every(Number.isFinite)).toBe(true);
+    await ref.close();
+    model.dispose();
+  });
+
   it('takes config.numInCh to read conv_first\'s input channels another way', async () => {
     const e = engine();
     const model = await e.loadModel(`${DIR}/rrdbnet-x1.safetensors`, { config: { numInCh: 12 } });
