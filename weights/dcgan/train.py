@@ -7,7 +7,7 @@ Writes, into --out (default: the repository's weights/ directory):
 and a 64-sample contact sheet PNG to --samples (default /tmp/dcgan-samples.png).
 
 Run with Debian's PyTorch:
-  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 weights/dcgan/train.py --epochs 20 --seed 0
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 weights/dcgan/train.py --epochs 60 --seed 0
 """
 
 import os
@@ -141,7 +141,7 @@ def contact_sheet(images, path, cols=8, pad=2):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR,
                     help="output directory for the .safetensors files")
