@@ -7,10 +7,12 @@ import type { Tensor } from '../tensor/tensor';
 import { UsageError } from './errors';
 import { resolveModel } from './models';
 
-const HELP = `usage: synthe forward --model FILE [--arch NAME] [--config config.json] --input in.safetensors
-                      --output out.safetensors [--adapter NAME]
+const HELP = `usage: synthe forward --model FILE|DIR [--arch NAME] [--config config.json] [--part NAME]
+                      --input in.safetensors --output out.safetensors [--adapter NAME]
 
-Runs a model on the named tensors of the input file (e.g. 'latent', 'input') and writes its named outputs.`;
+Runs a model on the named tensors of the input file (e.g. 'latent', 'input') and writes its named outputs.
+DIR is a diffusers model folder (config.json and diffusion_pytorch_model.safetensors); --part runs one part
+of a model on its own, e.g. 'encode' or 'decode' of an AutoencoderKL.`;
 
 /** `synthe forward`: one forward pass on tensors from a file, for parity checks against PyTorch. */
 export async function forward(args: string[]): Promise<void> {
@@ -22,6 +24,7 @@ export async function forward(args: string[]): Promise<void> {
       config: { type: 'string' },
       input: { type: 'string' },
       output: { type: 'string' },
+      part: { type: 'string' },
       adapter: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -38,14 +41,18 @@ export async function forward(args: string[]): Promise<void> {
       ...(values.arch ? { arch: values.arch as Architecture } : {}),
       ...(config ? { config } : {}),
     });
-    const missing = model.inputNames.filter((n) => !inputs.has(n));
-    if (missing.length) throw new UsageError(`the input file lacks ${missing.map((n) => `'${n}'`).join(', ')} (this ${model.arch} model takes ${model.inputNames.join(', ')})`);
+    const part = values.part;
+    const runner = part === undefined ? model : model.parts?.[part];
+    if (!runner) throw new UsageError(`this ${model.arch} model has no part '${part}' (parts: ${Object.keys(model.parts ?? {}).join(', ') || 'none'})`);
+    const what = `this ${model.arch} model${part === undefined ? '' : `'s ${part}`}`;
+    const missing = runner.inputNames.filter((n) => !inputs.has(n));
+    if (missing.length) throw new UsageError(`the input file lacks ${missing.map((n) => `'${n}'`).join(', ')} (${what} takes ${runner.inputNames.join(', ')})`);
     const feed: Record<string, Tensor> = {};
-    for (const name of model.inputNames) feed[name] = engine.tensor(await inputs.float32(name), inputs.info(name).shape);
-    const outputs = model.forward(feed);
+    for (const name of runner.inputNames) feed[name] = engine.tensor(await inputs.float32(name), inputs.info(name).shape);
+    const outputs = runner.forward(feed);
     const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
     for (const [name, t] of Object.entries(outputs)) tensors[name] = { dtype: 'F32', shape: t.shape, data: await t.read() };
-    await writeFile(values.output, writeSafetensors(tensors, { model: values.model, arch: model.arch }));
+    await writeFile(values.output, writeSafetensors(tensors, { model: values.model, arch: model.arch, ...(part === undefined ? {} : { part }) }));
     console.log(`${Object.keys(tensors).join(', ')} written to ${values.output}`);
     model.dispose();
   } finally {

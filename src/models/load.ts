@@ -7,6 +7,10 @@ import { SyntheError } from '../errors';
 import { openSafetensors, type SafetensorsFile, type SafetensorsSource } from '../io/safetensors';
 import { Checkpoint } from './checkpoint';
 import { loadDcgan } from './dcgan';
+import { loadAutoencoderKL } from './diffusers/autoencoder_kl';
+import { diffusersArchitecture, openDiffusersFolder } from './diffusers/source';
+import { loadUNet2D } from './diffusers/unet2d';
+import { loadUNet2DCondition } from './diffusers/unet2d_condition';
 import { loadKeras } from './keras-graph';
 import type { Model } from './model';
 import { recognizeArchitecture, type Architecture } from './recognize';
@@ -17,7 +21,10 @@ import { loadSrvgg } from './srvgg';
 export interface LoadModelOptions {
   /** The architecture, when the key names do not say it (or to insist on one). */
   arch?: Architecture;
-  /** Hyper-parameters that cannot be inferred from tensor shapes (diffusers' config.json, layer strides, …). */
+  /**
+   * Hyper-parameters that cannot be inferred from tensor shapes (diffusers' config.json, layer strides, …).
+   * With a diffusers folder, these fields override its config.json's.
+   */
   config?: Record<string, unknown>;
   /** Called while a remote checkpoint downloads. */
   onProgress?: (loadedBytes: number, totalBytes: number | undefined) => void;
@@ -34,13 +41,22 @@ const LOADERS: Partial<Record<Architecture, Loader>> = {
   rdn: loadKeras,
   rrdn: loadKeras,
   keras: loadKeras,
+  unet2d: loadUNet2D,
+  'unet2d-condition': loadUNet2DCondition,
+  'autoencoder-kl': loadAutoencoderKL,
 };
 
+/**
+ * Loads a checkpoint, or a diffusers model folder (a directory in Node, or a URL ending in '/'): its
+ * config.json (with `options.config` over it) goes to the loader, and its `_class_name` picks the architecture.
+ */
 export async function loadModel(engine: Engine, source: SafetensorsSource | SafetensorsFile, options: LoadModelOptions = {}): Promise<Model> {
   const label = typeof source === 'string' ? source : source instanceof URL ? source.href : 'checkpoint';
   if (isFile(source)) return loadFromFile(engine, source, label, options);
+  const folder = await openDiffusersFolder(source);
+  if (folder) options = { ...options, config: { ...folder.config, ...options.config } };
   // Weights are on the GPU once the loader returns, so a file opened here is closed here.
-  const file = await openSafetensors(source, options.onProgress ? { onProgress: options.onProgress } : {});
+  const file = await openSafetensors(folder?.weights ?? source, options.onProgress ? { onProgress: options.onProgress } : {});
   try {
     return await loadFromFile(engine, file, label, options);
   } finally {
@@ -49,7 +65,7 @@ export async function loadModel(engine: Engine, source: SafetensorsSource | Safe
 }
 
 async function loadFromFile(engine: Engine, file: SafetensorsFile, label: string, options: LoadModelOptions): Promise<Model> {
-  const arch = options.arch ?? recognizeArchitecture(file.names(), file.metadata)?.arch;
+  const arch = diffusersArchitecture(options.config ?? {}, options.arch, label) ?? recognizeArchitecture(file.names(), file.metadata)?.arch;
   if (!arch) {
     const sample = file.names().slice(0, 5).join(', ');
     throw new SyntheError(`${label}: the architecture could not be recognised from its keys (${sample}, …); pass { arch } (one of ${Object.keys(LOADERS).join(', ')})`);
