@@ -68,6 +68,10 @@ describeEachDevice('runtime', (engine) => {
     const kept = step();
     expect(Array.from(await kept.read()).every((v) => v === 1)).toBe(true);
     expect(() => e.tidy(() => Promise.resolve(1))).toThrow(/synchronous/);
+    // A scope that throws frees what it made before the error.
+    const before = e.memory().inUseBuffers;
+    expect(() => e.tidy(() => e.ops.add(e.ops.scale(x, 2), e.tensor([1, 2], [2])))).toThrow(/broadcast/i);
+    expect(e.memory().inUseBuffers).toBe(before);
   });
 
   it('a recorded plan replays with new inputs and reuses freed buffers inside it', async () => {
