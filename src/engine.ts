@@ -70,6 +70,10 @@ export class Engine {
     let result: T;
     try {
       result = fn();
+    } catch (error) {
+      // A failed scope leaves nothing behind either.
+      for (const t of created) t.dispose();
+      throw error;
     } finally {
       Tensor.scope = outer;
     }
@@ -98,7 +102,8 @@ export class Engine {
 
   /**
    * Loads a model from a safetensors checkpoint (a path in Node, a URL, a Blob, bytes, or an opened file),
-   * recognising its architecture from the key names unless `arch` is given.
+   * recognising its architecture from the key names unless `arch` is given, or from a diffusers model folder
+   * (a directory in Node, or a URL ending in '/'), whose config.json and its `_class_name` say what it is.
    */
   async loadModel(source: SafetensorsSource | SafetensorsFile, options: LoadModelOptions = {}): Promise<Model> {
     this.checkAlive();
