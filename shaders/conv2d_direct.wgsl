@@ -5,88 +5,31 @@
 // Handles any stride, dilation, padding and groups (GROUPED: a channel block that spans groups, e.g.
 // depthwise, reads one input channel per output channel). Accumulators are named vec4s, not arrays: a JIT
 // without scalar replacement (SwiftShader's) would otherwise keep them in memory.
+// The f16 variant (shader-f16) reads the packed weights as f16: half the weight bytes, the same f32 sums.
 //
 // x (N, C, H, W); w packed (KH, KW, C/groups, Opad) as vec4 over output channels; bias (O);
 // y (N, O, out_h, out_w), of which the Ho x Wo pixels of the output map (see Conv) are written.
-// Epilogue, in this order: + bias, activation, · out_scale, + res_scale · residual.
+// Epilogue (lib/conv_epilogue.wgsl), in this order: + bias, activation, · out_scale, + res_scale · residual.
+// Grid (Conv): row_blocks pixel blocks per output row, blocks = n · ho · row_blocks in the batch, oc_blocks
+// channel blocks, tiles workgroups per channel block.
+//! import "lib/grid.wgsl"
+//! import "lib/conv.wgsl"
+
+alias weight4 = vec4<f32>;           //! elem
 
 override WG: u32 = 64u;
 override OCV: u32 = 2u;              // vec4s of output channels per invocation: 1 or 2
 override GROUPED: bool = false;
-override ACT: u32 = 0u;              // CONV_ACTIVATIONS in src/kernels/conv_kernels.ts
-override HAS_RESIDUAL: bool = false;
 
 const PX: u32 = 4u;                  // output pixels per invocation
 
-struct Conv {
-  n: u32, c: u32, h: u32, w: u32,          // input
-  o: u32, ho: u32, wo: u32, opad4: u32,    // output channels and size; packed row length in vec4s
-  cin_g: u32, cout_g: u32, kh: u32, kw: u32,
-  sh: u32, sw: u32, dh: u32, dw: u32,
-  pt: i32, pl: i32,                        // top and left padding (negative crops)
-  out_h: u32, out_w: u32,                  // the output tensor's plane; pixel (oh, ow) is stored at
-  out_sh: u32, out_sw: u32,                //   row out_oh + oh·out_sh, column out_ow + ow·out_sw
-  out_oh: u32, out_ow: u32,                //   (a transposed convolution's phase; plain convs: 1 and 0)
-  row_blocks: u32,                         // pixel blocks per output row
-  blocks: u32,                             // pixel blocks in the batch: n · ho · row_blocks
-  oc_blocks: u32,
-  tiles: u32,                              // workgroups per channel block
-  alpha: f32,                              // leakyRelu slope
-  out_scale: f32,
-  res_scale: f32,
-  slopes: u32,                             // prelu slopes: 1 or o
-}
-
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<weight4>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> slope: array<f32>;      // any buffer unless ACT is prelu
 @group(0) @binding(5) var<storage, read> residual: array<f32>;   // any buffer unless HAS_RESIDUAL
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
-
-// ---- epilogue (the same in every conv shader: WGSL has no includes) ----
-
-// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), enough for exact-mode GELU in f32.
-fn erf_approx(v: f32) -> f32 {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-a * a));
-}
-
-// tanh from exp, clamped so exp never overflows (WGSL's tanh is imprecise on some drivers).
-fn stable_tanh(v: f32) -> f32 {
-  let e = exp(2.0 * clamp(v, -15.0, 15.0));
-  return (e - 1.0) / (e + 1.0);
-}
-
-fn stable_sigmoid(v: f32) -> f32 {
-  let e = exp(-abs(v));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
-}
-
-fn finish(acc: f32, oc: u32, at: u32) -> f32 {
-  var v = acc + bias[oc];
-  switch ACT {
-    case 1u: { v = max(v, 0.0); }
-    case 2u: { v = select(v * p.alpha, v, v >= 0.0); }
-    case 3u: { v = v * stable_sigmoid(v); }
-    case 4u: { v = 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476)); }
-    case 5u: { v = 0.5 * v * (1.0 + stable_tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
-    case 6u: { v = stable_tanh(v); }
-    case 7u: { v = stable_sigmoid(v); }
-    case 8u: { v = select(v * slope[min(oc, p.slopes - 1u)], v, v >= 0.0); }
-    default: {}
-  }
-  v = v * p.out_scale;
-  if (HAS_RESIDUAL) {
-    v = v + p.res_scale * residual[at];
-  }
-  return v;
-}
-
-// ---- kernel ----
 
 // Stores output pixel (oh, ow)'s accumulators for the channels from oc0 (4, fewer at the end).
 fn store(acc: vec4<f32>, n: u32, oc0: u32, oh: u32, ow: u32) {
@@ -108,8 +51,8 @@ fn gather(plane: vec4<u32>, off: u32) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
+fn main(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let wg = workgroup_index(grid);
   // Neighbouring workgroups take the same pixels for different channel blocks: their inputs stay in cache.
   let ocb = wg % p.oc_blocks;
   let b = (wg / p.oc_blocks) * WG + lid;
@@ -147,8 +90,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var off = select(vec4<u32>(0u), vec4<u32>(vec4<i32>(ih * i32(p.w)) + iw), ok);
       var wi = (kh * p.kw + kw) * p.cin_g * p.opad4 + ocb * OCV;
       for (var c = 0u; c < p.cin_g; c++) {
-        let w0 = w[wi];
-        let w1 = w[wi + second];
+        let w0 = vec4<f32>(w[wi]);
+        let w1 = vec4<f32>(w[wi + second]);
         if (GROUPED) {
           let zero = vec4<f32>(0.0);
           a0 = fma(select(zero, gather(plane0, off.x), ok.x), w0, a0);

@@ -7,33 +7,15 @@
 //
 // x (N, C, H, W); w packed (KH, KW, C/groups, Opad), K index (kh·KW + kw)·C/groups + c; bias (O);
 // y (N, O, out_h, out_w), of which the Ho x Wo pixels of the output map (see Conv) are written.
-// Epilogue, in this order: + bias, activation, · out_scale, + res_scale · residual.
-
-override ACT: u32 = 0u;              // CONV_ACTIVATIONS in src/kernels/conv_kernels.ts
-override HAS_RESIDUAL: bool = false;
+// Epilogue (lib/conv_epilogue.wgsl), in this order: + bias, activation, · out_scale, + res_scale · residual.
+// Grid (Conv): row_blocks channel tiles per group, blocks pixel tiles, oc_blocks channel tiles over all
+// groups; tiles is unused.
+//! import "lib/grid.wgsl"
+//! import "lib/conv.wgsl"
 
 const TILE: u32 = 32u;               // BM = BN
 const BK: u32 = 16u;
 const THREADS: u32 = 64u;
-
-struct Conv {
-  n: u32, c: u32, h: u32, w: u32,          // input
-  o: u32, ho: u32, wo: u32, opad4: u32,    // output channels and size; packed row length in vec4s
-  cin_g: u32, cout_g: u32, kh: u32, kw: u32,
-  sh: u32, sw: u32, dh: u32, dw: u32,
-  pt: i32, pl: i32,                        // top and left padding (negative crops)
-  out_h: u32, out_w: u32,                  // the output tensor's plane; pixel (oh, ow) is stored at
-  out_sh: u32, out_sw: u32,                //   row out_oh + oh·out_sh, column out_ow + ow·out_sw
-  out_oh: u32, out_ow: u32,                //   (a transposed convolution's phase; plain convs: 1 and 0)
-  row_blocks: u32,                         // channel tiles per group
-  blocks: u32,                             // pixel tiles
-  oc_blocks: u32,                          // channel tiles over all groups
-  tiles: u32,                              // unused here (pixel tiles are `blocks`)
-  alpha: f32,                              // leakyRelu slope
-  out_scale: f32,
-  res_scale: f32,
-  slopes: u32,                             // prelu slopes: 1 or o
-}
 
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -45,49 +27,6 @@ struct Conv {
 
 var<workgroup> a_tile: array<f32, 512>;   // [BK][TILE] receptive-field values
 var<workgroup> b_tile: array<f32, 512>;   // [BK][TILE] weights
-
-// ---- epilogue (the same in every conv shader: WGSL has no includes) ----
-
-// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), enough for exact-mode GELU in f32.
-fn erf_approx(v: f32) -> f32 {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-a * a));
-}
-
-// tanh from exp, clamped so exp never overflows (WGSL's tanh is imprecise on some drivers).
-fn stable_tanh(v: f32) -> f32 {
-  let e = exp(2.0 * clamp(v, -15.0, 15.0));
-  return (e - 1.0) / (e + 1.0);
-}
-
-fn stable_sigmoid(v: f32) -> f32 {
-  let e = exp(-abs(v));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
-}
-
-fn finish(acc: f32, oc: u32, at: u32) -> f32 {
-  var v = acc + bias[oc];
-  switch ACT {
-    case 1u: { v = max(v, 0.0); }
-    case 2u: { v = select(v * p.alpha, v, v >= 0.0); }
-    case 3u: { v = v * stable_sigmoid(v); }
-    case 4u: { v = 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476)); }
-    case 5u: { v = 0.5 * v * (1.0 + stable_tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
-    case 6u: { v = stable_tanh(v); }
-    case 7u: { v = stable_sigmoid(v); }
-    case 8u: { v = select(v * slope[min(oc, p.slopes - 1u)], v, v >= 0.0); }
-    default: {}
-  }
-  v = v * p.out_scale;
-  if (HAS_RESIDUAL) {
-    v = v + p.res_scale * residual[at];
-  }
-  return v;
-}
-
-// ---- kernel ----
 
 // Stores pixel m's accumulators for the channels from col0 of group g (4, fewer at the end).
 fn store(acc: vec4<f32>, m: u32, g: u32, col0: u32) {
@@ -102,9 +41,9 @@ fn store(acc: vec4<f32>, m: u32, g: u32, col0: u32) {
 }
 
 @compute @workgroup_size(THREADS)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(grid: Grid, @builtin(local_invocation_index) lid: u32) {
   // The whole workgroup leaves together (or not at all), so the barriers below stay in uniform control flow.
-  let wg = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
+  let wg = workgroup_index(grid);
   if (wg >= p.blocks * p.oc_blocks) {
     return;
   }

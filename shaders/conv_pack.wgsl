@@ -5,6 +5,7 @@
 //                      that phase uses: destination tap j reads kernel row kh0 + j · kh_step (same for columns;
 //                      the step is negative because a phase meets its taps in reverse order).
 // `pack` writes f32; `pack_f16` writes the same values as f16 pairs (pack2x16float needs no f16 extension).
+//! import "lib/grid.wgsl"
 
 override WORKGROUP: u32 = 64u;
 
@@ -48,21 +49,17 @@ fn source(i: u32) -> f32 {
   return w[(((g * p.cin_g + icg) * p.cout_g + oc % p.cout_g) * p.kh + kh) * p.kw + kw];
 }
 
-fn linear_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y) * WORKGROUP + lid;
-}
-
 @compute @workgroup_size(WORKGROUP)
-fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = linear_index(wid, nwg, lid);
+fn pack(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = invocation_index(grid, lid.x, WORKGROUP);
   if (i < p.count) {
     out[p.dst + i] = source(i);
   }
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn pack_f16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = linear_index(wid, nwg, lid);
+fn pack_f16(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = invocation_index(grid, lid.x, WORKGROUP);
   if (2u * i < p.count) {
     out16[p.dst / 2u + i] = pack2x16float(vec2<f32>(source(2u * i), source(2u * i + 1u)));
   }

@@ -7,13 +7,14 @@
 // outputs of a phase row (4 consecutive input columns) for 4·OCV channels, weights as vec4 loads.
 //
 // x (N, C_in, H, W); w: per phase (th, tw, C_in/groups, Opad) as vec4 over output channels; bias (O);
-// y (N, O, Ho, Wo). Epilogue, in this order: + bias, activation, · out_scale, + res_scale · residual.
+// y (N, O, Ho, Wo). Epilogue (lib/conv_epilogue.wgsl), in this order: + bias, activation, · out_scale,
+// + res_scale · residual.
+//! import "lib/grid.wgsl"
+//! import "lib/conv_epilogue.wgsl"
 
 override WG: u32 = 64u;
 override OCV: u32 = 2u;              // vec4s of output channels per invocation: 1 or 2
 override GROUPED: bool = false;      // a channel block may span groups
-override ACT: u32 = 0u;              // CONV_ACTIVATIONS in src/kernels/conv_kernels.ts
-override HAS_RESIDUAL: bool = false;
 
 struct ConvT {
   n: u32, c: u32, h: u32, w: u32,          // input
@@ -42,49 +43,6 @@ struct ConvT {
 
 const PX: u32 = 4u;                  // outputs per invocation
 
-// ---- epilogue (the same in every conv shader: WGSL has no includes) ----
-
-// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), enough for exact-mode GELU in f32.
-fn erf_approx(v: f32) -> f32 {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-a * a));
-}
-
-// tanh from exp, clamped so exp never overflows (WGSL's tanh is imprecise on some drivers).
-fn stable_tanh(v: f32) -> f32 {
-  let e = exp(2.0 * clamp(v, -15.0, 15.0));
-  return (e - 1.0) / (e + 1.0);
-}
-
-fn stable_sigmoid(v: f32) -> f32 {
-  let e = exp(-abs(v));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
-}
-
-fn finish(acc: f32, oc: u32, at: u32) -> f32 {
-  var v = acc + bias[oc];
-  switch ACT {
-    case 1u: { v = max(v, 0.0); }
-    case 2u: { v = select(v * p.alpha, v, v >= 0.0); }
-    case 3u: { v = v * stable_sigmoid(v); }
-    case 4u: { v = 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476)); }
-    case 5u: { v = 0.5 * v * (1.0 + stable_tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
-    case 6u: { v = stable_tanh(v); }
-    case 7u: { v = stable_sigmoid(v); }
-    case 8u: { v = select(v * slope[min(oc, p.slopes - 1u)], v, v >= 0.0); }
-    default: {}
-  }
-  v = v * p.out_scale;
-  if (HAS_RESIDUAL) {
-    v = v + p.res_scale * residual[at];
-  }
-  return v;
-}
-
-// ---- kernel ----
-
 // Stores one output pixel's accumulators for the channels from oc0 (4, fewer at the end).
 fn store(acc: vec4<f32>, n: u32, oc0: u32, pix: u32) {
   for (var l = 0u; l < min(4u, p.o - oc0); l++) {
@@ -104,8 +62,8 @@ fn gather(plane: vec4<u32>, off: u32) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
+fn main(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let wg = workgroup_index(grid);
   let per_phase = p.tiles * p.oc_blocks;
   let phase = wg / per_phase;
   let ocb = wg % p.oc_blocks;

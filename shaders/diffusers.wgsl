@@ -1,6 +1,8 @@
 // Small diffusers building blocks.
 //   geglu:              GEGLU after its projection, x (rows, 2H) -> hidden · gelu(gate) (rows, H)
 //   timestep_embedding: get_timestep_embedding, t (T) -> (T, dim) of [sin, cos] (or [cos, sin]) of t · freq
+//! import "lib/grid.wgsl"
+//! import "lib/activation.wgsl"
 
 override WORKGROUP: u32 = 64u;
 override APPROX: bool = false;   // geglu: GELU's tanh approximation instead of erf
@@ -28,26 +30,16 @@ struct EmbeddingParams {
 @group(0) @binding(3) var<storage, read> steps: array<u32>;   // f32 or i32 bits
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), as in unary.wgsl (WGSL has no includes).
-fn erf_approx(v: f32) -> f32 {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-a * a));
-}
-
 fn gelu(v: f32) -> f32 {
   if (APPROX) {
-    let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0);
-    let e = exp(2.0 * u);
-    return 0.5 * v * (1.0 + (e - 1.0) / (e + 1.0));
+    return gelu_tanh(v);
   }
-  return 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476));
+  return gelu_erf(v);
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn geglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let base = (gid.x + gid.y * nwg.x * WORKGROUP + gid.z * nwg.x * nwg.y * WORKGROUP) * 4u;
+fn geglu(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let base = invocation_index(grid, lid.x, WORKGROUP) * 4u;
   let h = geglu_params.h;
   for (var c = 0u; c < 4u; c++) {
     let o = base + c;
@@ -79,9 +71,9 @@ fn sin_cos(a: f32) -> vec2<f32> {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn timestep_embedding(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn timestep_embedding(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
   let p = emb_params;
-  let o = gid.x + gid.y * nwg.x * WORKGROUP + gid.z * nwg.x * nwg.y * WORKGROUP;
+  let o = invocation_index(grid, lid.x, WORKGROUP);
   if (o >= p.steps * p.dim) {
     return;
   }

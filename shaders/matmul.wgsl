@@ -4,6 +4,8 @@
 //   blocked: operands straight from storage, no workgroup memory and no barriers (fast on CPU adapters,
 //            where barriers are costly and the caches do the staging);
 //   tiled:   a workgroup stages TILE_K-deep slices of a (4·TILE_WG)² tile of C in workgroup memory (real GPUs).
+//! import "lib/grid.wgsl"
+//! import "lib/activation.wgsl"
 
 override TRANS_B: bool = false;
 override VEC_A: bool = false;    // A read as vec4: K % 4 == 0 and A's batch strides % 4 == 0
@@ -35,42 +37,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> bias: array<f32>;      // any buffer when BIAS == 0
 @group(0) @binding(6) var<storage, read_write> c: array<f32>;
 
-// ---- epilogue (activations mirror unary.wgsl: WGSL has no includes) ----
-
-// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), enough for exact-mode GELU in f32.
-fn erf_approx(v: f32) -> f32 {
-  let x = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * x);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-x * x));
-}
-
-// tanh from exp, clamped so exp never overflows.
-fn stable_tanh(v: f32) -> f32 {
-  let e = exp(2.0 * clamp(v, -15.0, 15.0));
-  return (e - 1.0) / (e + 1.0);
-}
-
-fn stable_sigmoid(v: f32) -> f32 {
-  if (v >= 0.0) {
-    return 1.0 / (1.0 + exp(-v));
-  }
-  let e = exp(v);
-  return e / (1.0 + e);
-}
-
-fn activate(v: f32) -> f32 {
-  switch ACT {
-    case 0u: { return max(v, 0.0); }                                           // relu
-    case 1u: { return select(v * params.slope, v, v >= 0.0); }                 // leakyRelu
-    case 2u: { return v * stable_sigmoid(v); }                                 // silu
-    case 3u: { return 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476)); }  // gelu (erf)
-    case 4u: { return 0.5 * v * (1.0 + stable_tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); } // gelu (tanh)
-    case 5u: { return stable_tanh(v); }                                        // tanh
-    case 6u: { return stable_sigmoid(v); }                                     // sigmoid
-    default: { return v; }                                                     // none
-  }
-}
+// ---- epilogue ----
 
 fn finish(v: f32, row: u32, col: u32) -> f32 {
   var r = v * params.alpha;
@@ -79,7 +46,7 @@ fn finish(v: f32, row: u32, col: u32) -> f32 {
   } else if (BIAS == 2u) {
     r += bias[row];
   }
-  return activate(r);
+  return activation(ACT, r, params.slope);
 }
 
 fn store_row(base: u32, row: u32, col0: u32, v: vec4<f32>) {
@@ -142,9 +109,8 @@ fn load_b(i0: u32, i1: u32, i2: u32, i3: u32) -> vec4<f32> {
 // ---- blocked: registers only ----
 
 @compute @workgroup_size(WORKGROUP)
-fn blocked(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let wg = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
-  let thread = wg * WORKGROUP + li;
+fn blocked(grid: Grid, @builtin(local_invocation_id) li: vec3<u32>) {
+  let thread = invocation_index(grid, li.x, WORKGROUP);
   let col_blocks = (params.n + 3u) / 4u;
   let per_matrix = ((params.m + 3u) / 4u) * col_blocks;
   if (thread >= per_matrix * params.batch) {
@@ -235,13 +201,8 @@ var<workgroup> a_tile: array<f32, TILE_K * TILE_WG * 4u>;
 var<workgroup> b_tile: array<f32, TILE_K * TILE_WG * 4u>;
 
 @compute @workgroup_size(TILE_WG, TILE_WG)
-fn tiled(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(local_invocation_id) lid: vec3<u32>,
-  @builtin(local_invocation_index) li: u32,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-  let wg = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
+fn tiled(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let wg = workgroup_index(grid);
   let span = TILE_WG * 4u;
   let col_tiles = (params.n + span - 1u) / span;
   let per_matrix = ((params.m + span - 1u) / span) * col_tiles;

@@ -7,6 +7,8 @@
 //   stats_group: one workgroup per segment, WORKGROUP partial merges then a tree (long segments);
 //   stats_row:   one invocation per segment, no barriers (many short segments, e.g. layer norm rows);
 //   stats_running: batch norm's running statistics, per channel.
+//! import "lib/grid.wgsl"
+//! import "lib/activation.wgsl"
 
 override WORKGROUP: u32 = 64u;
 override AFFINE_W: bool = false;
@@ -96,12 +98,8 @@ var<workgroup> part_mean: array<f32, WORKGROUP>;
 var<workgroup> part_m2: array<f32, WORKGROUP>;
 
 @compute @workgroup_size(WORKGROUP)
-fn stats_group(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let seg = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
+fn stats_group(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let seg = workgroup_index(grid);
   if (seg >= stats_params.segments) {
     return;
   }
@@ -131,8 +129,8 @@ fn stats_group(
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn stats_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let seg = gid.x + gid.y * nwg.x * WORKGROUP + gid.z * nwg.x * nwg.y * WORKGROUP;
+fn stats_row(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let seg = invocation_index(grid, lid.x, WORKGROUP);
   if (seg >= stats_params.segments) {
     return;
   }
@@ -147,19 +145,11 @@ fn stats_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn stats_running(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
+fn stats_running(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = invocation_index(grid, lid.x, WORKGROUP);
   if (c < running_params.channels) {
     stats_out[c] = vec4<f32>(0.0, running_mean[c], inverseSqrt(running_var[c] + running_params.eps), 0.0);
   }
-}
-
-fn stable_sigmoid(v: f32) -> f32 {
-  if (v >= 0.0) {
-    return 1.0 / (1.0 + exp(-v));
-  }
-  let e = exp(v);
-  return e / (1.0 + e);
 }
 
 fn silu4(v: vec4<f32>) -> vec4<f32> {
@@ -169,9 +159,9 @@ fn silu4(v: vec4<f32>) -> vec4<f32> {
 
 // y = act(((x − shift) − mean) · rstd · w + b) (+ residual), four consecutive elements per invocation.
 @compute @workgroup_size(WORKGROUP)
-fn apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn apply(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
   let p = apply_params;
-  let i0 = (gid.x + gid.y * nwg.x * WORKGROUP + gid.z * nwg.x * nwg.y * WORKGROUP) * 4u;
+  let i0 = invocation_index(grid, lid.x, WORKGROUP) * 4u;
   if (i0 >= p.n) {
     return;
   }
@@ -217,9 +207,9 @@ fn apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 // (so each vec4 shares its statistics and, unless aff_inner is 1, its weight and bias), or aff_inner is 1
 // and aff_count a multiple of 4 (layer norm: four consecutive weights). Indices are divided once, then stepped.
 @compute @workgroup_size(WORKGROUP)
-fn apply_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn apply_vec4(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
   let p = apply_params;
-  let q0 = (gid.x + gid.y * nwg.x * WORKGROUP + gid.z * nwg.x * nwg.y * WORKGROUP) * 4u;
+  let q0 = invocation_index(grid, lid.x, WORKGROUP) * 4u;
   let i0 = q0 * 4u;
   if (i0 >= p.n) {
     return;

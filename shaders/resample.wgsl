@@ -3,6 +3,7 @@
 // (P = N·C, H, W) -> (P, OH, OW).
 // Each invocation writes PER_THREAD consecutive outputs of one row, so the row's source lines and weight are
 // found once; long runs per invocation are what the CPU-emulated drivers are fast at (64 beat 4 by 1.5-4×).
+//! import "lib/grid.wgsl"
 
 override MODE: u32 = 0u;              // 0 nearest, 1 nearest-exact, 2 bilinear (see src/kernels/resample.ts)
 override ALIGN_CORNERS: bool = false; // bilinear only
@@ -61,13 +62,8 @@ fn linear_index(o: u32, in_size: u32, out_size: u32, scale: f32) -> Linear {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let wg = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
-  let thread = wg * WORKGROUP + lid;
+fn main(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let thread = invocation_index(grid, lid.x, WORKGROUP);
   let row = thread / params.row_blocks;
   if (row >= params.rows) {
     return;

@@ -3,6 +3,7 @@
 // (the max-subtraction yields NaN and the sum carries it to every element).
 //   row: one row per invocation; neighbouring invocations take neighbouring i (or o when inner == 1).
 //   wide: one row per workgroup, for few long rows; partial results meet in workgroup memory.
+//! import "lib/grid.wgsl"
 
 override WORKGROUP: u32 = 64u;
 
@@ -21,8 +22,8 @@ fn row_start(r: u32) -> u32 {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn row(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = (wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y) * WORKGROUP + li;
+fn row(grid: Grid, @builtin(local_invocation_id) li: vec3<u32>) {
+  let r = invocation_index(grid, li.x, WORKGROUP);
   if (r >= params.rows) {
     return;
   }
@@ -64,8 +65,8 @@ fn reduce(li: u32, take_max: bool) -> f32 {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
+fn wide(grid: Grid, @builtin(local_invocation_index) li: u32) {
+  let r = workgroup_index(grid);
   if (r >= params.rows) {
     return;
   }

@@ -10,6 +10,7 @@
 // this kernel ~10× slower on lavapipe and SwiftShader. Long runs per invocation are what those CPU drivers
 // are fast at: on 1M-element copies, 64 per invocation ran ~1.5-2× faster than 16 and ~15× faster than
 // decomposing every element.
+//! import "lib/grid.wgsl"
 
 override WORKGROUP: u32 = 64u;
 override RANK: u32 = 1u;          // dims after merging, 1..8
@@ -30,13 +31,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let wg = wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
-  let thread = wg * WORKGROUP + lid;
+fn main(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let thread = invocation_index(grid, lid.x, WORKGROUP);
   var row = thread / params.row_blocks;
   if (row >= params.rows) {
     return;

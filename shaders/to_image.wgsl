@@ -1,5 +1,9 @@
 // Writes one image of an NCHW tensor into a host app's storage texture (rgba8unorm or rgba16float), mapping
 // the model's value range to [0, 1]: out = in * scale + offset. 1 channel → gray, 3 → RGB with alpha 1, 4 → RGBA.
+// One invocation per pixel, linear over the image.
+//! import "lib/grid.wgsl"
+
+const WORKGROUP: u32 = 64u;
 
 struct Params {
   channels: u32,
@@ -34,24 +38,23 @@ fn pixel(p: vec2<u32>) -> vec4<f32> {
   return clamp(c, vec4<f32>(0.0), vec4<f32>(1.0));
 }
 
-// One invocation per pixel, linear over the image (the runtime folds large counts over y and z).
-fn pixel_of(gid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
-  let i = gid.x + gid.y * nwg.x * 64u + gid.z * nwg.x * nwg.y * 64u;
+fn pixel_of(grid: Grid, lid: u32) -> vec2<u32> {
+  let i = invocation_index(grid, lid, WORKGROUP);
   return vec2<u32>(i % params.width, i / params.width);
 }
 
-@compute @workgroup_size(64)
-fn write_rgba8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let p = pixel_of(gid, nwg);
+@compute @workgroup_size(WORKGROUP)
+fn write_rgba8(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let p = pixel_of(grid, lid.x);
   if (p.y >= params.height) {
     return;
   }
   textureStore(out_rgba8, p + params.origin, pixel(p));
 }
 
-@compute @workgroup_size(64)
-fn write_rgba16float(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let p = pixel_of(gid, nwg);
+@compute @workgroup_size(WORKGROUP)
+fn write_rgba16float(grid: Grid, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let p = pixel_of(grid, lid.x);
   if (p.y >= params.height) {
     return;
   }

@@ -1,5 +1,5 @@
 /**
- * Compute pipelines, built once per (shader, entry point, override values) and cached. Shapes travel in
+ * Compute pipelines, built once per (shader id, entry point, override values) and cached. Shapes travel in
  * uniforms, so one pipeline serves every shape. Layouts are explicit and derived from the WGSL by reflection.
  */
 import { ShaderError } from '../errors';
@@ -14,7 +14,7 @@ export interface PipelineEntry {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
   info: EntryInfo;
-  /** `shader:entry{overrides}`, for labels, timings and errors. */
+  /** `shader id:entry{overrides}`, for labels, timings and errors. */
   key: string;
 }
 
@@ -79,14 +79,14 @@ export class PipelineCache {
   }
 
   private prepare(shader: Shader, entry: string, overrides: Overrides) {
-    const entries = reflectShader(shader.code, shader.name);
+    const entries = reflectShader(shader);
     const info = entries.get(entry);
     if (!info) {
-      throw new ShaderError(`shader '${shader.name}' has no compute entry point '${entry}' (it has: ${[...entries.keys()].join(', ')})`);
+      throw new ShaderError(`shader '${shader.id}' has no compute entry point '${entry}' (it has: ${[...entries.keys()].join(', ')})`);
     }
     const constants: Record<string, number> = {};
     for (const [name, value] of Object.entries(overrides)) {
-      if (!info.overrides.has(name)) throw new ShaderError(`shader '${shader.name}' has no override constant '${name}'`);
+      if (!info.overrides.has(name)) throw new ShaderError(`shader '${shader.id}' has no override constant '${name}'`);
       constants[name] = typeof value === 'boolean' ? Number(value) : value;
     }
     return { info, layout: this.layoutFor(shader, info), module: this.moduleFor(shader), constants };
@@ -95,7 +95,7 @@ export class PipelineCache {
   private moduleFor(shader: Shader): GPUShaderModule {
     let module = this.modules.get(shader.code);
     if (!module) {
-      module = this.device.createShaderModule({ code: shader.code, label: shader.name });
+      module = this.device.createShaderModule({ code: shader.code, label: shader.id });
       this.modules.set(shader.code, module);
     }
     return module;
@@ -106,7 +106,7 @@ export class PipelineCache {
     let layout = this.layouts.get(key);
     if (!layout) {
       layout = this.device.createBindGroupLayout({
-        label: `${shader.name}:${info.entry}`,
+        label: `${shader.id}:${info.entry}`,
         entries: info.bindings.map((b) =>
           b.kind === 'storage-texture'
             ? { binding: b.binding, visibility: 4 /* GPUShaderStage.COMPUTE */, storageTexture: { access: b.access, format: b.format, viewDimension: '2d' as const } }
@@ -126,7 +126,7 @@ export class PipelineCache {
       const info = await module.getCompilationInfo();
       details = info.messages
         .filter((m) => m.type === 'error')
-        .map((m) => `\n  ${shader.name}:${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
+        .map((m) => `\n  ${shader.origin(m.lineNum)}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
         .join('');
     } catch {
       // getCompilationInfo is optional on some implementations; the pipeline message still stands.
@@ -138,5 +138,5 @@ export class PipelineCache {
 function pipelineKey(shader: Shader, entry: string, overrides: Overrides): string {
   const names = Object.keys(overrides).sort();
   const parts = names.map((n) => `${n}=${Number(overrides[n])}`);
-  return `${shader.name}:${entry}${parts.length ? `{${parts.join(',')}}` : ''}`;
+  return `${shader.id}:${entry}${parts.length ? `{${parts.join(',')}}` : ''}`;
 }

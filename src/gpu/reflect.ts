@@ -4,6 +4,7 @@
  */
 import { WgslReflect, ResourceType, type VariableInfo, type MemberInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { ShaderError } from '../errors';
+import type { Shader } from './shader';
 
 /** One binding of an entry point: a buffer, or a storage texture (for writing into a host app's textures). */
 export type BindingInfo =
@@ -32,15 +33,18 @@ export interface EntryInfo {
 
 const cache = new Map<string, Map<string, EntryInfo>>();
 
-/** Reflects every compute entry point of a WGSL source (cached by source text). */
-export function reflectShader(source: string, shaderName: string): Map<string, EntryInfo> {
-  let entries = cache.get(source);
+/** Reflects every compute entry point of a shader's composed code (cached by that text). */
+export function reflectShader(shader: Shader): Map<string, EntryInfo> {
+  let entries = cache.get(shader.code);
   if (entries) return entries;
+  const shaderName = shader.id;
   let reflect: WgslReflect;
   try {
-    reflect = new WgslReflect(source);
+    reflect = new WgslReflect(shader.code);
   } catch (error) {
-    throw new ShaderError(`shader '${shaderName}' could not be parsed: ${(error as Error).message}`);
+    // wgsl_reflect ends its messages with "Line: N" of the composed code.
+    const message = (error as Error).message.replace(/Line: (\d+)/, (_, line: string) => `at ${shader.origin(Number(line))}`);
+    throw new ShaderError(`shader '${shaderName}' could not be parsed: ${message}`);
   }
   entries = new Map();
   for (const fn of reflect.entry.compute) {
@@ -64,7 +68,7 @@ export function reflectShader(source: string, shaderName: string): Map<string, E
       overrides: new Set(reflect.overrides.map((o) => o.name)),
     });
   }
-  cache.set(source, entries);
+  cache.set(shader.code, entries);
   return entries;
 }
 

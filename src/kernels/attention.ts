@@ -7,7 +7,6 @@
  */
 import attentionCode from '../../shaders/attention.wgsl?raw';
 import attentionSubgroupCode from '../../shaders/attention_subgroup.wgsl?raw';
-import attentionF16Code from '../../shaders/attention_f16.wgsl?raw';
 import { ShapeError } from '../errors';
 import type { OptionalFeature } from '../gpu/device';
 import type { Overrides } from '../gpu/pipelines';
@@ -38,7 +37,7 @@ interface AttentionVariant {
 }
 
 const ATTENTION = shader('attention.wgsl', attentionCode);
-const ATTENTION_F16 = shader('attention_f16.wgsl', attentionF16Code);
+const ATTENTION_F16 = shader('attention.wgsl', attentionCode, { elem: 'f16' });
 
 /**
  * The variants, as data. `tiled` stages K/V tiles in workgroup memory (real GPUs); `direct` reads them from
@@ -301,6 +300,10 @@ export interface MultiHeadAttentionOptions {
   vWeight: Tensor;
   /** to_out.0.weight (Cout, H·Dv). */
   outWeight: Tensor;
+  /** to_q.bias, to_k.bias, to_v.bias (H·D, H·D, H·Dv): diffusers' Attention has them when built with bias=True. */
+  qBias?: Tensor | null;
+  kBias?: Tensor | null;
+  vBias?: Tensor | null;
   /** to_out.0.bias (Cout). */
   outBias?: Tensor | null;
   /** encoder_hidden_states (B, Lk, Cc) for cross-attention; default: x (self-attention). */
@@ -313,7 +316,7 @@ export interface MultiHeadAttentionOptions {
 }
 
 /**
- * diffusers' `Attention` forward (no bias on to_q/to_k/to_v, bias on to_out.0, no norms or residual):
+ * diffusers' `Attention` forward (optional biases on to_q/to_k/to_v, bias on to_out.0, no norms or residual):
  * x (B, L, C) [, context (B, Lk, Cc)] -> (B, L, Cout). The kernel reads the projections (B, L, H·D) as
  * (B, H, L, D) through strides and writes (B, L, H·Dv) directly, so no transpose is made.
  */
@@ -341,9 +344,9 @@ export function multiHeadAttention(rt: Runtime, x: Tensor, options: MultiHeadAtt
   const [B, L] = x.shape as [number, number, number];
   const lk = context.shape[1]!;
 
-  const q = linear(rt, x, qWeight);
-  const k = linear(rt, context, kWeight);
-  const v = linear(rt, context, vWeight);
+  const q = linear(rt, x, qWeight, options.qBias ?? null);
+  const k = linear(rt, context, kWeight, options.kBias ?? null);
+  const v = linear(rt, context, vWeight, options.vBias ?? null);
   const merged = output(rt, [B, L, innerV]);
   try {
     // (B, L, H·D) seen as (B, H, L, D): head h starts h·D into each row.

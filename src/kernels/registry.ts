@@ -13,6 +13,7 @@ import * as norm from './norm';
 import * as diffusers from './diffusers';
 import * as conv2d from './conv2d';
 import * as convTranspose2d from './conv_transpose2d';
+import * as embedding from './embedding';
 
 const OPS = {
   conv2d: conv2d.conv2d,
@@ -30,6 +31,7 @@ const OPS = {
   gelu: elementwise.gelu,
   tanh: elementwise.tanh,
   sigmoid: elementwise.sigmoid,
+  exp: elementwise.exp,
   clamp: elementwise.clamp,
   prelu: elementwise.prelu,
   matmul: matmul.matmul,
@@ -54,6 +56,7 @@ const OPS = {
   geglu: diffusers.geglu,
   feedForward: diffusers.feedForward,
   timestepEmbedding: diffusers.timestepEmbedding,
+  embedding: embedding.embedding,
 };
 
 type Bound<F> = F extends (rt: Runtime, ...args: infer A) => infer R ? (...args: A) => R : never;

@@ -11,6 +11,8 @@ const upload = (engine: Engine, t: CpuTensor) => engine.tensor(t.data, t.shape);
 const UNARY_SHAPES = [[1], [3], [5, 7], [2, 3, 5, 7], [1, 1, 1, 1], [2, 64, 33, 17]];
 const BROADCAST_PAIRS: [number[], number[]][] = [
   [[2, 3, 4, 5], [2, 3, 4, 5]],
+  [[3, 5, 7], [3, 5, 7]], // same shape, not a multiple of 4 elements: the broadcast path
+  [[2, 64, 33, 17], [2, 64, 33, 17]], // same shape over several vec4 blocks per invocation, the last one partial
   [[2, 3, 4, 5], [5]],
   [[2, 3, 4, 5], [1, 3, 1, 1]],
   [[3, 1, 5], [4, 1]],
@@ -34,6 +36,7 @@ describeEachDevice('elementwise', (engine) => {
       ['gelu tanh', (t) => e.ops.gelu(t, { approximate: 'tanh' }), ref.gelu(x, 'tanh')],
       ['tanh', (t) => e.ops.tanh(t), ref.tanh(x)],
       ['sigmoid', (t) => e.ops.sigmoid(t), ref.sigmoid(x)],
+      ['exp', (t) => e.ops.exp(t), ref.exp(x)],
       ['clamp', (t) => e.ops.clamp(t, -0.5, 0.7), ref.clamp(x, -0.5, 0.7)],
       ['clamp min only', (t) => e.ops.clamp(t, 0.1), ref.clamp(x, 0.1)],
       ['scale', (t) => e.ops.scale(t, -2.5), ref.scale(x, -2.5)],

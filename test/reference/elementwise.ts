@@ -225,6 +225,11 @@ export function sigmoid(x: CpuTensor): CpuTensor {
   return mapUnary(x, (v) => 1 / (1 + Math.exp(-v)), 'sigmoid');
 }
 
+/** e^x (torch.exp). */
+export function exp(x: CpuTensor): CpuTensor {
+  return mapUnary(x, Math.exp, 'exp');
+}
+
 /** x · sigmoid(x) (torch.nn.functional.silu); like torch, silu(−inf) is NaN (−inf / inf). */
 export function silu(x: CpuTensor): CpuTensor {
   return mapUnary(x, (v) => v / (1 + Math.exp(-v)), 'silu');
