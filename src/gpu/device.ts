@@ -52,6 +52,15 @@ export interface GpuContext {
   ownsDevice: boolean;
 }
 
+/**
+ * Whether the adapter emulates a GPU on the CPU (lavapipe, SwiftShader), where workgroup barriers cost more
+ * than the memory traffic they save: kernels pick their barrier-free variants there.
+ */
+export function isCpuAdapter(ctx: GpuContext): boolean {
+  const { isFallbackAdapter, vendor, architecture, device, description } = ctx.info;
+  return isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${vendor} ${architecture} ${device} ${description}`);
+}
+
 /** Raised when no WebGPU adapter or device can be had; the message says what to install. */
 export class NoAdapterError extends SyntheError {
   override name = 'NoAdapterError';

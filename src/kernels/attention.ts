@@ -8,7 +8,7 @@
 import attentionCode from '../../shaders/attention.wgsl?raw';
 import attentionSubgroupCode from '../../shaders/attention_subgroup.wgsl?raw';
 import { ShapeError } from '../errors';
-import type { OptionalFeature } from '../gpu/device';
+import { isCpuAdapter, type OptionalFeature } from '../gpu/device';
 import type { Overrides } from '../gpu/pipelines';
 import type { Runtime } from '../gpu/runtime';
 import { shader, type Shader } from '../gpu/shader';
@@ -22,7 +22,6 @@ import { linear } from './matmul';
 /** Largest head dim (D and Dv) the kernels hold in registers (MAX_D4 · 4 in the shaders). */
 export const MAX_HEAD_DIM = 128;
 const WORKGROUP = 64;
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader/i;
 
 /** One implementation of the attention kernel. */
 interface AttentionVariant {
@@ -61,8 +60,7 @@ export type AttentionVariantName = keyof typeof ATTENTION_VARIANTS;
  * has subgroups (7-15% ahead of `direct` on lavapipe and SwiftShader); other devices get the `tiled` kinds.
  */
 export function defaultAttentionVariant(rt: Runtime, dtype: DType): AttentionVariantName {
-  const { isFallbackAdapter, vendor, architecture, device, description } = rt.ctx.info;
-  const software = isFallbackAdapter || SOFTWARE_ADAPTER.test(`${vendor} ${architecture} ${device} ${description}`);
+  const software = isCpuAdapter(rt.ctx);
   if (dtype === 'f16') return software ? 'f16Direct' : 'f16';
   if (!software) return 'tiled';
   return rt.ctx.features.subgroups ? 'subgroup' : 'direct';

@@ -6,6 +6,7 @@
 import matmulCode from '../../shaders/matmul.wgsl?raw';
 import { ShapeError } from '../errors';
 import type { Overrides } from '../gpu/pipelines';
+import { isCpuAdapter } from '../gpu/device';
 import type { Runtime } from '../gpu/runtime';
 import { shader } from '../gpu/shader';
 import { broadcastShapes, broadcastStrides, contiguousStrides, formatShape, numel } from '../tensor/shape';
@@ -82,9 +83,7 @@ export type MatmulVariantName = keyof typeof MATMUL_VARIANTS;
  * register-blocked variant; real GPUs get the tiled one.
  */
 export function defaultMatmulVariant(rt: Runtime, p: GemmProblem): MatmulVariantName {
-  const { isFallbackAdapter, vendor, architecture, device, description } = rt.ctx.info;
-  const software = isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(`${vendor} ${architecture} ${device} ${description}`);
-  if (software || p.m < 32 || p.n < 32) return 'blocked';
+  if (isCpuAdapter(rt.ctx) || p.m < 32 || p.n < 32) return 'blocked';
   return 'tiled';
 }
 
