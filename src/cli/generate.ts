@@ -2,19 +2,26 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEngine } from '../engine';
-import { contactSheet, encodePng, nchwToImage, type PixelRange, type RgbaImage } from '../io/image';
+import { contactSheet, encodePng } from '../io/image';
 import { makeRng } from '../random';
-import { sampleLatents, slerpLatents } from '../pipelines/gan';
+import { generateImages, sampleLatents, slerpLatents } from '../pipelines/gan';
+import { isDiffusersFolder } from './diffusers-folder';
 import { UsageError } from './errors';
+import { generateDiffusion } from './generate-diffusion';
 import { resolveModel } from './models';
 
 const HELP = `usage: synthe generate --model dcgan-mnist|FILE [--count N] [--seed S] --out DIR [--grid FILE]
                        [--interpolate K] [--adapter NAME]
+       synthe generate --model ddpm-mnist|DIR [--class C] [--steps N] [--scheduler NAME] [--guidance G]
+                       [--count N] [--seed S] [--batch B] --out DIR [--grid FILE] [--adapter NAME]
 
 Writes one PNG per sample to DIR (0000.png, …), and with --grid a contact sheet of all of them.
---interpolate K walks K steps between two latents (spherical interpolation) instead of sampling.`;
+--interpolate K walks K steps between two latents (spherical interpolation) instead of sampling.
+Diffusion models (a diffusers folder) take --steps (default 20), --scheduler ddpm|ddim|euler|euler-a|dpm++2m|lcm
+(default: the folder's scheduler), --guidance (classifier-free, default 1: none) and --class for
+class-conditional UNets; progress goes to stderr.`;
 
-/** `synthe generate`: samples from a GAN generator. */
+/** `synthe generate`: samples from a GAN generator, or from a diffusion model (generate-diffusion.ts). */
 export async function generate(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -25,6 +32,11 @@ export async function generate(args: string[]): Promise<void> {
       out: { type: 'string' },
       grid: { type: 'string' },
       interpolate: { type: 'string' },
+      class: { type: 'string' },
+      steps: { type: 'string' },
+      scheduler: { type: 'string' },
+      guidance: { type: 'string' },
+      batch: { type: 'string' },
       adapter: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -35,26 +47,31 @@ export async function generate(args: string[]): Promise<void> {
   const count = positiveInt(values.interpolate ?? values.count, values.interpolate ? '--interpolate' : '--count', 4096);
   const seed = Number(values.seed);
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed must be an integer, got '${values.seed}'`);
+  const resolved = resolveModel(values.model);
+  if (isDiffusersFolder(resolved)) {
+    if (values.interpolate) throw new UsageError('--interpolate is for GAN generators, not diffusion models');
+    const guidance = Number(values.guidance ?? 1);
+    if (!Number.isFinite(guidance) || guidance < 0) throw new UsageError(`--guidance must be a number >= 0, got '${values.guidance}'`);
+    return generateDiffusion({
+      model: values.model, dir: resolved, out: values.out, ...(values.grid ? { grid: values.grid } : {}), count, seed,
+      steps: positiveInt(values.steps ?? '20', '--steps', 1000), guidance,
+      ...(values.scheduler ? { scheduler: values.scheduler } : {}),
+      classLabel: values.class === undefined ? null : nonNegativeInt(values.class, '--class'),
+      ...(values.batch ? { batchSize: positiveInt(values.batch, '--batch', 1024) } : {}),
+      ...(values.adapter ? { adapter: values.adapter } : {}),
+    });
+  }
+  for (const flag of ['class', 'steps', 'scheduler', 'guidance', 'batch'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} is for diffusion models; '${values.model}' is not a diffusers folder`);
+  }
   const engine = await createEngine(values.adapter ? { adapter: values.adapter } : {});
   try {
-    const model = await engine.loadModel(resolveModel(values.model));
+    const model = await engine.loadModel(resolved);
     if (!model.inputNames.includes('latent')) throw new UsageError(`'${values.model}' is a ${model.arch} model, not a GAN generator`);
     const latentDim = Number(model.config.latentDim);
-    const range = (model.config.outputRange as PixelRange | undefined) ?? '-1-1';
     const rng = makeRng(seed);
     const latents = values.interpolate ? slerpLatents(rng.randn(latentDim), rng.randn(latentDim), count) : sampleLatents(rng, count, latentDim);
-    const images: RgbaImage[] = [];
-    const batch = 64;
-    for (let start = 0; start < count; start += batch) {
-      const n = Math.min(batch, count - start);
-      const z = engine.tensor(latents.subarray(start * latentDim, (start + n) * latentDim), [n, latentDim]);
-      const { image } = model.forward({ latent: z });
-      z.dispose();
-      const [, c, h, w] = image!.shape as [number, number, number, number];
-      const data = await image!.read();
-      image!.dispose();
-      for (let i = 0; i < n; i++) images.push(nchwToImage(data.subarray(i * c * h * w, (i + 1) * c * h * w), c, h, w, range));
-    }
+    const images = await generateImages(engine, model, latents);
     model.dispose();
     await mkdir(values.out, { recursive: true });
     const text = (i: number) => ({
@@ -71,6 +88,12 @@ export async function generate(args: string[]): Promise<void> {
   } finally {
     engine.dispose();
   }
+}
+
+function nonNegativeInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} must be an integer >= 0, got '${text}'`);
+  return n;
 }
 
 export function positiveInt(text: string, flag: string, max: number): number {

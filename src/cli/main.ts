@@ -16,7 +16,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; summary
   info: { run: info, summary: 'show the WebGPU adapter, driver, features and limits' },
   inspect: { run: inspect, summary: 'list the tensors of a safetensors file and recognise its architecture' },
   op: { run: op, summary: 'run one engine op on tensors from a safetensors file (parity checks)' },
-  generate: { run: generate, summary: 'sample images from a generator (dcgan-mnist or a checkpoint)' },
+  generate: { run: generate, summary: 'sample images from a GAN generator or a diffusion model (dcgan-mnist, ddpm-mnist, …)' },
   upscale: { run: upscale, summary: 'upscale a PNG or JPEG with a super-resolution model, in tiles' },
   forward: { run: forward, summary: 'run a model on tensors from a safetensors file and write its outputs' },
 };

@@ -23,11 +23,16 @@ const UPSCALERJS = /^(esrgan-(slim|medium|thick)-x[2348]|rrdn-gans-x4)$/;
 export function resolveModel(name: string): string {
   const root = packageRoot();
   if (name === 'dcgan-mnist') return join(root, 'weights', 'dcgan-mnist.safetensors');
+  if (name === 'ddpm-mnist') {
+    const dir = join(root, 'weights', 'ddpm-mnist');
+    if (!existsSync(dir)) throw new UsageError(`model 'ddpm-mnist' is not in ${join(root, 'weights')} (see weights/README.md for how it is trained)`);
+    return dir;
+  }
   if (UPSCALERJS.test(name)) {
     const path = join(root, 'weights', 'upscalerjs', `${name}.safetensors`);
     if (!existsSync(path)) throw new UsageError(`model '${name}' has not been converted yet: run \`npm run weights\` in ${root}`);
     return path;
   }
   if (/^https?:\/\//.test(name) || existsSync(name)) return name;
-  throw new UsageError(`no model file or known model named '${name}' (known: dcgan-mnist, esrgan-slim-x2 … esrgan-thick-x8, rrdn-gans-x4)`);
+  throw new UsageError(`no model file or known model named '${name}' (known: dcgan-mnist, ddpm-mnist, esrgan-slim-x2 … esrgan-thick-x8, rrdn-gans-x4)`);
 }
