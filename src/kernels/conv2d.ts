@@ -7,8 +7,8 @@
  * which saves the two layout conversions an internal NHWC would cost per layer.
  *
  * Variants, chosen per problem by measurement ({@link tuneConv2d}) or by the fixed order of
- * {@link conv2dVariants}: the kernels of conv_kernels.ts (`subgroup`, `direct`, `igemm`, `direct-f16`) and
- * `matmul`, which runs 1x1 stride-1 layers as one `gemm`.
+ * {@link conv2dVariants}: the kernels of conv_kernels.ts (`subgroup`, `direct`, `depthwise`, `igemm`,
+ * `direct-f16`) and `matmul`, which runs 1x1 stride-1 layers as one `gemm`.
  */
 import { ShapeError } from '../errors';
 import type { Runtime } from '../gpu/runtime';
@@ -35,7 +35,7 @@ export interface Conv2dGeometry {
   groups?: number;
 }
 
-export const CONV2D_VARIANTS = ['subgroup', 'direct', 'matmul', 'igemm', 'direct-f16'] as const;
+export const CONV2D_VARIANTS = ['subgroup', 'direct', 'depthwise', 'matmul', 'igemm', 'direct-f16'] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 
 /** Options of {@link conv2d}. */

@@ -4,11 +4,12 @@
  * that a transposed convolution's phases run through the same kernels as a plain convolution.
  *
  * Kernels (each a WGSL file): `subgroup` (register-blocked across a subgroup with shuffles, stride_w 1; the
- * fast path on lavapipe), `direct` (register-blocked per invocation, every geometry), `igemm` (implicit GEMM
- * tiled in workgroup memory; real GPUs), `direct-f16` (`direct` reading f16 weights).
+ * fast path on lavapipe), `direct` (register-blocked per invocation, every geometry), `depthwise` (one input
+ * channel per output channel, stride_w and dilation_w 1), `igemm` (implicit GEMM tiled in workgroup memory;
+ * real GPUs), `direct-f16` (`direct` reading f16 weights).
  */
+import depthwiseCode from '../../shaders/conv2d_depthwise.wgsl?raw';
 import directCode from '../../shaders/conv2d_direct.wgsl?raw';
-import directF16Code from '../../shaders/conv2d_direct_f16.wgsl?raw';
 import igemmCode from '../../shaders/conv2d_igemm.wgsl?raw';
 import packCode from '../../shaders/conv_pack.wgsl?raw';
 import subgroupCode from '../../shaders/conv2d_direct_subgroup.wgsl?raw';
@@ -22,8 +23,9 @@ import { expectF32, expectFinite, expectSameEngine, linearWorkgroups, output, ze
 import type { GemmActivation } from './matmul';
 
 const DIRECT = shader('conv2d_direct.wgsl', directCode);
-const DIRECT_F16 = shader('conv2d_direct_f16.wgsl', directF16Code);
+const DIRECT_F16 = shader('conv2d_direct.wgsl', directCode, { elem: 'f16' });
 const SUBGROUP = shader('conv2d_direct_subgroup.wgsl', subgroupCode);
+const DEPTHWISE = shader('conv2d_depthwise.wgsl', depthwiseCode);
 const IGEMM = shader('conv2d_igemm.wgsl', igemmCode);
 const PACK = shader('conv_pack.wgsl', packCode);
 
@@ -327,7 +329,7 @@ export interface ConvLaunch {
 }
 
 /** The conv kernels proper (conv2d adds the gemm route on top). */
-export type KernelVariant = 'subgroup' | 'direct' | 'igemm' | 'direct-f16';
+export type KernelVariant = 'subgroup' | 'direct' | 'depthwise' | 'igemm' | 'direct-f16';
 
 /** Output channels per invocation of the direct kernels, in vec4s. */
 function channelVecs(o: number): number {
@@ -339,10 +341,10 @@ function blocksInsideGroups(g: ConvGeometry, ocv: number): boolean {
   return g.cin_g === g.c || g.cout_g % (4 * ocv) === 0;
 }
 
-/** Invocations per workgroup for `items` independent work items: up to 64, fewer for small problems. */
-export function workgroupFor(items: number, granule: number): number {
+/** Invocations per workgroup for `items` independent work items: up to `max`, fewer for small problems. */
+export function workgroupFor(items: number, granule: number, max = 64): number {
   let wg = granule;
-  while (wg < 64 && wg < items) wg *= 2;
+  while (wg < max && wg < items) wg *= 2;
   return wg;
 }
 
@@ -370,11 +372,16 @@ function subgroupPlan(rt: Runtime, g: ConvGeometry) {
  * The kernels that apply to a launch, best first by the fixed rule used until one is measured. On CPU
  * adapters: the subgroup kernel when subgroups are 8 or more lanes wide (lavapipe; SwiftShader's 4-lane
  * subgroups gain little and its JIT keeps that kernel's register arrays in memory), then the direct kernel,
- * as barriers cost more than they save there. On GPUs: the tiled implicit GEMM first. f16 weights come last:
- * they trade precision for bandwidth, so they run only when forced or measured faster.
+ * as barriers cost more than they save there. On GPUs: the tiled implicit GEMM first. The depthwise kernel goes
+ * first on every device where the others would gather one input channel per output channel (groups = C), and
+ * last where they need not (a dense layer with one input channel). f16 weights come last: they trade precision
+ * for bandwidth, so they run only when forced or measured faster.
  */
 export function kernelVariants(rt: Runtime, g: ConvGeometry): KernelVariant[] {
   const list: KernelVariant[] = [];
+  const depthwise = g.cin_g === 1 && g.sw === 1 && g.dw === 1;
+  const perChannel = !blocksInsideGroups(g, channelVecs(g.o));
+  if (depthwise && perChannel) list.push('depthwise');
   const subgroup = subgroupPlan(rt, g);
   const igemm = g.cout_g >= 8;
   if (isCpuAdapter(rt)) {
@@ -387,6 +394,7 @@ export function kernelVariants(rt: Runtime, g: ConvGeometry): KernelVariant[] {
     list.push('direct');
     if (subgroup) list.push('subgroup');
   }
+  if (depthwise && !perChannel) list.push('depthwise');
   if (rt.ctx.features['shader-f16'] && blocksInsideGroups(g, channelVecs(g.o))) list.push('direct-f16');
   return list;
 }
@@ -442,6 +450,15 @@ export function launch(l: ConvLaunch, v: KernelVariant): void {
         l.weights,
         tiles * ocBlocks,
       );
+      return;
+    }
+    case 'depthwise': {
+      const rowBlocks = Math.ceil(g.wo / 8); // 8 pixels per invocation, fixed in the shader
+      const blocks = g.n * g.o * g.ho * rowBlocks;
+      // 128 rather than 64: on lavapipe half the workgroups ran a 128-channel 64x64 layer ~1.3x faster.
+      const wg = workgroupFor(blocks, 8, 128);
+      const tiles = Math.ceil(blocks / wg);
+      dispatch(l, DEPTHWISE, { WG: wg }, { row_blocks: rowBlocks, blocks, oc_blocks: 1, tiles }, l.weights, tiles);
       return;
     }
     case 'igemm': {

@@ -168,6 +168,39 @@ describeEachDevice('conv2d', (engine) => {
     packed.dispose();
   });
 
+  it('picks the depthwise kernel for depthwise layers (channel multiplier, stride_h, dilation_h, padded edges)', async () => {
+    const e = engine();
+    // Rows of 37 pixels: the kernel's 8-pixel segments end in a partial one, and both edges pad. (The random
+    // cases above run these layers through every other variant.)
+    const x = randn([2, 24, 11, 37], rng);
+    for (const [o, k, options] of [
+      [24, [3, 3], { padding: 1, groups: 24 }],
+      [48, [5, 3], { padding: [4, 1], stride: [2, 1], dilation: [2, 1], groups: 24 }],
+      [24, [1, 7], { padding: [0, 3], groups: 24 }],
+    ] as [number, [number, number], RefOptions][]) {
+      const wt = weight([o, 1, ...k], rng);
+      const b = randn([o], rng);
+      const conv = refConv2d(x, wt, b, options);
+      const res = randn(conv.shape, rng);
+      const slopes = randn([o], rng);
+      const [tx, tw, tb, tres, tslopes] = [x, wt, b, res, slopes].map((t) => upload(e, t)) as Tensor[];
+      const packed = packConv2dWeight(e.runtime, tw!, { ...options, bias: tb });
+      expect(conv2dVariants(e.runtime, x.shape, packed)[0]).toBe('depthwise');
+      const what = `${o}ch k${k.join('x')} ${JSON.stringify(options)}`;
+      const plain = conv2dPacked(e.runtime, tx!, packed, { variant: 'depthwise' });
+      expectAllClose(await plain.read(), conv, tolerance('depthwise'), what);
+      plain.dispose();
+      const fused = conv2dPacked(e.runtime, tx!, packed, {
+        variant: 'depthwise', activation: { kind: 'prelu', weight: tslopes }, residual: tres, outputScale: 0.2, residualScale: -1.5,
+      });
+      const expected = ref.add(ref.scale(ref.prelu(conv, slopes), 0.2), ref.scale(res, -1.5));
+      expectAllClose(await fused.read(), expected, { atol: 1e-4, rtol: 1e-4 }, `${what} prelu + residual`);
+      fused.dispose();
+      for (const t of [tx, tw, tb, tres, tslopes]) t!.dispose();
+      packed.dispose();
+    }
+  });
+
   it('routes 1x1 layers through gemm when the epilogue allows, with its activations', async () => {
     const e = engine();
     const x = randn([2, 16, 5, 7], rng);
