@@ -375,7 +375,7 @@ function subgroupPlan(rt: Runtime, g: ConvGeometry) {
  * as barriers cost more than they save there. On GPUs: the tiled implicit GEMM first. The depthwise kernel goes
  * first on every device where the others would gather one input channel per output channel (groups = C), and
  * last where they need not (a dense layer with one input channel). f16 weights come last: they trade precision
- * for bandwidth, so they run only when forced or measured faster.
+ * for bandwidth, so they run only when forced (tuning never picks them).
  */
 export function kernelVariants(rt: Runtime, g: ConvGeometry): KernelVariant[] {
   const list: KernelVariant[] = [];
