@@ -13,6 +13,7 @@ import { spliceReadme } from './readme';
 import { mergeLatest, renderMarkdown } from './report';
 import type { AdapterResult, PeerName } from './results';
 import { PEERS } from './results';
+import { MODEL_WORKLOADS, selectModelWorkloads } from './workloads/diffusion';
 import { selectWorkloads, WORKLOADS } from './workloads/index';
 
 const ROOT = process.cwd();
@@ -36,10 +37,13 @@ const USAGE = `usage: npm run bench [-- options]            Node, every installe
 
   --adapter <name>   lavapipe, swiftshader or all (default: all installed)
   --only <filter>    workloads whose name or tag contains it; repeat or comma-separate
-                     (matmul, add, conv, conv2d, depthwise, 1x1, convT, "128x128")
+                     (matmul, add, conv, conv2d, depthwise, 1x1, convT, "128x128", attention,
+                     self, cross, L4096, norm)
   --repeat <n>       timed rounds per workload, at most (default 7)
   --warmup <n>       untimed rounds after the cold run and the checked run (default 0)
   --budget <s>       seconds of timed rounds per workload before rounds are cut, min 3 (default 10)
+  --max-run <s>      skip a peer whose run is estimated (from its speed on an earlier workload of the same op)
+                     to take longer (default 60)
   --profile <n>      timestamp-profiled runs of the default call and of each variant, best counts (default 3)
   --peers <list>     tfjs,ort (default) or none
   --no-variants      do not time every variant
@@ -56,6 +60,7 @@ const { values: args, positionals } = parseArgs({
     repeat: { type: 'string', default: '7' },
     warmup: { type: 'string', default: '0' },
     budget: { type: 'string', default: '10' },
+    'max-run': { type: 'string', default: '60' },
     profile: { type: 'string', default: '3' },
     peers: { type: 'string', default: PEERS.join(',') },
     'no-variants': { type: 'boolean', default: false },
@@ -84,6 +89,7 @@ const suite = {
   repeat: count('repeat', args.repeat, 1),
   warmup: count('warmup', args.warmup, 0),
   budgetMs: 1000 * count('budget', args.budget, 1),
+  maxRunMs: 1000 * count('max-run', args['max-run'], 1),
   profileRuns: count('profile', args.profile, 1),
   variants: !args['no-variants'],
 };
@@ -142,18 +148,20 @@ async function main(): Promise<number> {
   if (command === 'report') return writeReport().then(() => 0);
   if (command) throw new Error(`unknown command '${command}'\n${USAGE}`);
   const workloads = selectWorkloads(filters);
+  const models = selectModelWorkloads(filters);
   if (args.list) {
     for (const w of WORKLOADS) console.log(`${w.name}  [${w.tags.join(', ')}]  ${(w.flops / 1e9).toFixed(3)} GFLOP, ${(w.bytes / 2 ** 20).toFixed(1)} MiB`);
+    for (const w of MODEL_WORKLOADS) console.log(`${w.name}  [${w.tags.join(', ')}]  (whole model, Node only)`);
     return 0;
   }
-  if (workloads.length === 0) throw new Error(`--only ${filters.join(',')} matches no workload (see --list)`);
+  if (workloads.length === 0 && (models.length === 0 || args.browser)) throw new Error(`--only ${filters.join(',')} matches no workload (see --list)`);
 
   if (args.child) {
     const { runNode } = await import('./node');
     const out = resolve(args.out ?? join(RESULTS, `${args.adapter}-${stamp()}.json`));
     const log = (line: string) => console.log(`[${args.adapter}] ${line}`);
     const notes = args['liftoff-only'] ? [LIFTOFF_NOTE] : [];
-    await runNode(workloads, { ...suite, adapter: args.adapter, peers, roofline: !args['no-roofline'], notes, save: (r) => saveJson(out, r) }, log);
+    await runNode(workloads, models, { ...suite, adapter: args.adapter, peers, roofline: !args['no-roofline'], notes, save: (r) => saveJson(out, r) }, log);
     log(`results in ${out}`);
     return 0;
   }

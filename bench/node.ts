@@ -8,12 +8,15 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createEngine } from '../src/index';
+import { trackBindings } from './gpu_memory';
 import { configureOrt, ortAdapter, type OrtModule } from './peers/ort';
 import { loadTfjs, type TfjsModule } from './peers/tfjs';
-import type { AdapterResult, PeerName, WorkloadResult } from './results';
+import type { AdapterResult, ModelResult, PeerName, WorkloadResult } from './results';
 import { probeRoofline } from './roofline';
 import { errorMessage } from './runner';
+import { runModelWorkloads } from './models';
 import { runWorkloads, type SuiteOptions } from './suite';
+import type { ModelWorkload } from './workloads/diffusion';
 import type { Workload } from './workloads/types';
 
 /** Dawn's `adapter=` toggle value for each software driver (its adapter name). */
@@ -28,7 +31,7 @@ export interface NodeRunOptions extends SuiteOptions {
   save(result: AdapterResult): Promise<void>;
 }
 
-export async function runNode(workloads: readonly Workload[], options: NodeRunOptions, log: (line: string) => void): Promise<AdapterResult> {
+export async function runNode(workloads: readonly Workload[], models: readonly ModelWorkload[], options: NodeRunOptions, log: (line: string) => void): Promise<AdapterResult> {
   const started = performance.now();
   const date = new Date().toISOString();
   const engine = await createEngine({ adapter: options.adapter });
@@ -56,7 +59,7 @@ export async function runNode(workloads: readonly Workload[], options: NodeRunOp
     }
     const roofline = options.roofline ? await probeRoofline(engine) : null;
     if (roofline) log(`roofline: FMA ${roofline.fmaGflops.toFixed(2)} GFLOP/s, copy ${roofline.copyGBps.toFixed(2)} GB/s`);
-    const result = async (workloadResults: WorkloadResult[]): Promise<AdapterResult> => {
+    const result = async (workloadResults: WorkloadResult[], modelResults: ModelResult[] = []): Promise<AdapterResult> => {
       if (ort && !('failed' in ort)) peerAdapters.ort ||= await ortAdapter(ort);
       return {
         version: 1,
@@ -69,26 +72,30 @@ export async function runNode(workloads: readonly Workload[], options: NodeRunOp
         settings: { repeat: options.repeat, warmup: options.warmup, profileRuns: options.profileRuns, budgetMs: options.budgetMs, notes: options.notes },
         roofline,
         workloads: workloadResults,
+        models: modelResults,
         elapsedS: (performance.now() - started) / 1000,
       };
     };
     const env = { engine, tfjs, ort, options, log };
     const done = await runWorkloads(env, workloads, async (so) => options.save(await result(so)));
-    return result(done);
+    const modelsDone = await runModelWorkloads({ engine, ort, options }, models, log, async (so) => options.save(await result(done, so)));
+    return result(done, modelsDone);
   } finally {
     engine.dispose();
   }
 }
 
 /**
- * A Dawn instance for the peers on the named adapter, as `navigator.gpu`. ORT writes to the GPU straight from
- * its wasm heap, a SharedArrayBuffer, which Dawn's Node binding rejects: such writes are copied first.
+ * A Dawn instance for the peers on the named adapter, as `navigator.gpu`, with the buffers their dispatches
+ * bind recorded (gpu_memory.ts). ORT writes to the GPU straight from its wasm heap, a SharedArrayBuffer, which
+ * Dawn's Node binding rejects: such writes are copied first.
  */
 async function installPeerGpu(adapter: string): Promise<void> {
   const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): GPU };
   const name = DAWN_ADAPTER[adapter] ?? adapter;
   const gpu = dawn.create([`adapter=${name}`]);
   Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: `Node.js ${process.version}` }, configurable: true, writable: true });
+  trackBindings();
   const queue = (globalThis as unknown as { GPUQueue: { prototype: GPUQueue } }).GPUQueue.prototype;
   const write = queue.writeBuffer as (...args: unknown[]) => undefined;
   queue.writeBuffer = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: unknown, dataOffset?: number, size?: number) {

@@ -1,10 +1,12 @@
 /**
  * Markdown for bench/results/latest.md and the README: one row per workload and adapter with the napkin
  * math (GFLOP/s, % of the adapter's FMA peak, GB/s), the peers' times and synthe's speed-up over the faster
- * peer whose output matched; then compile times, per-kernel GPU times and every failure or mismatch.
+ * peer whose output matched; then peak memory, compile times, per-kernel GPU times and every failure or
+ * mismatch.
  */
 import type { AdapterResult, PeerName, PeerResult, SyntheResult, WorkloadResult } from './results';
 import { PEER_LABELS, PEERS } from './results';
+import { latestModels, modelSection } from './report-models';
 import { WORKLOADS } from './workloads/index';
 
 const fmt = (v: number, digits = 1): string => (Number.isFinite(v) ? v.toFixed(v >= 100 ? 0 : digits) : '—');
@@ -28,15 +30,22 @@ export function speedup(w: WorkloadResult): number | null {
   return peer && ms ? peer[1] / ms : null;
 }
 
+/** A median time; `¹` marks a time from one run (a run longer than the budget, see suite.ts). */
+function msCell(ms: { median: number; runs: number } | undefined): string {
+  return ms ? `${fmt(ms.median)}${ms.runs === 1 ? '¹' : ''}` : '—';
+}
+
 function peerCell(p: PeerResult | undefined): string {
   if (!p) return '—';
   switch (p.status) {
     case 'ok':
-      return fmt(p.ms?.median ?? NaN);
+      return msCell(p.ms);
     case 'mismatch':
-      return `${fmt(p.ms?.median ?? NaN)} ✗`;
+      return `${msCell(p.ms)} ✗`;
     case 'unsupported':
       return 'n/a';
+    case 'skipped':
+      return 'skipped';
     case 'failed':
       return 'failed';
     default:
@@ -62,23 +71,47 @@ function syntheCells(w: WorkloadResult, a: AdapterResult): string[] {
   const ms = s.ms.median;
   const gflops = w.flops / (ms * 1e6);
   const peak = a.roofline ? `${fmt((100 * gflops) / a.roofline.fmaGflops)} %` : '—';
-  return [fmt(ms), fmt(gflops, 2), peak, fmt(w.bytes / (ms * 1e6), 2), variantCell(s)];
+  return [msCell(s.ms), fmt(gflops, 2), peak, fmt(w.bytes / (ms * 1e6), 2), variantCell(s)];
 }
 
 function mainTable(results: readonly AdapterResult[]): string[] {
   const lines = [
-    '| Workload | Adapter | synthe ms | GFLOP/s | % FMA peak | GB/s | Winning variant | TF.js ms | ORT ms | vs faster peer | Peak bytes |',
-    '|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|',
+    '| Workload | Adapter | synthe ms | GFLOP/s | % FMA peak | GB/s | Winning variant | TF.js ms | ORT ms | vs faster peer |',
+    '|---|---|--:|--:|--:|--:|---|--:|--:|--:|',
   ];
   for (const a of results) {
     for (const w of a.workloads) {
       const ratio = speedup(w);
       const peer = fastestPeer(w);
-      const peak = w.synthe?.peakBytes;
       lines.push(
         `| ${w.name} | ${where(a)} | ${syntheCells(w, a).join(' | ')} | ${peerCell(w.peers.tfjs)} | ${peerCell(w.peers.ort)} | ` +
-          `${ratio && peer ? `${ratio.toFixed(2)}× vs ${peer[0] === 'tfjs' ? 'TF.js' : 'ORT'}` : '—'} | ${peak ? mib(peak) : '—'} |`,
+          `${ratio && peer ? `${ratio.toFixed(2)}× vs ${peer[0] === 'tfjs' ? 'TF.js' : 'ORT'}` : '—'} |`,
       );
+    }
+  }
+  return lines;
+}
+
+/** A peer's peak bytes, or why there is none (the details list failures). */
+function memoryCell(t: { status: string; peakBytes?: number } | undefined): string {
+  if (!t) return '—';
+  if (t.status === 'unsupported') return 'n/a';
+  if (t.status === 'failed' || t.status === 'skipped') return t.status;
+  return t.peakBytes ? mib(t.peakBytes) : '—';
+}
+
+function memoryTable(results: readonly AdapterResult[]): string[] {
+  const lines = [
+    '| Workload | Adapter | synthe peak | TF.js peak | ORT peak | smaller matching peer / synthe |',
+    '|---|---|--:|--:|--:|--:|',
+  ];
+  for (const a of results) {
+    for (const w of a.workloads) {
+      const own = w.synthe?.status === 'ok' ? w.synthe.peakBytes : undefined;
+      const peers = PEERS.map((name) => w.peers[name]).filter((p) => p?.status === 'ok' && p.checkedAgainst === 'synthe' && p.peakBytes);
+      const smaller = Math.min(...peers.map((p) => p!.peakBytes!));
+      const ratio = own && peers.length ? `${(smaller / own).toFixed(1)}×` : '—';
+      lines.push(`| ${w.name} | ${where(a)} | ${memoryCell(w.synthe)} | ${memoryCell(w.peers.tfjs)} | ${memoryCell(w.peers.ort)} | ${ratio} |`);
     }
   }
   return lines;
@@ -112,7 +145,7 @@ function details(results: readonly AdapterResult[]): string[] {
       for (const name of PEERS) {
         const p = w.peers[name];
         if (p?.status === 'mismatch') notes.push(`${PEER_LABELS[name]} output differs from ${p.checkedAgainst}'s: normalized error ${p.error?.toExponential(2)}`);
-        if (p?.status === 'failed') notes.push(`${PEER_LABELS[name]} failed: ${p.message}`);
+        if (p?.status === 'failed' || p?.status === 'skipped') notes.push(`${PEER_LABELS[name]} ${p.status}: ${p.message}`);
         if (p?.status === 'ok' && p.checkedAgainst !== 'synthe' && p.checkedAgainst) notes.push(`${PEER_LABELS[name]} checked against ${p.checkedAgainst} only`);
       }
       const tfjs = w.peers.tfjs;
@@ -135,14 +168,21 @@ export function renderMarkdown(results: readonly AdapterResult[]): string {
       '(inputs resident on the GPU, each run ending when the GPU is done); peers run on the same adapter in the same ' +
       'process. "vs faster peer" is the faster peer\'s time over synthe\'s (above 1× synthe wins), counting only ' +
       'peers whose output matched synthe\'s (✗: mismatch, excluded). "Winning variant" is the fastest variant by GPU ' +
-      'time (best of a few timestamp-profiled runs), with the default call\'s pick when it differs.',
+      'time (best of a few timestamp-profiled runs), with the default call\'s pick when it differs. ¹: one run, ' +
+      'for an engine whose run takes longer than the time budget of a workload.',
     '',
   );
   for (const a of results) {
     const roof = a.roofline ? `FMA peak ${fmt(a.roofline.fmaGflops, 2)} GFLOP/s, copy ${fmt(a.roofline.copyGBps, 2)} GB/s` : 'no roofline';
     out.push(`- ${where(a)}: ${a.adapterInfo}; ${roof}; ${a.settings.repeat} timed rounds max, ${a.host}${a.settings.notes.length ? `; ${a.settings.notes.join('; ')}` : ''}`);
   }
-  out.push('', ...mainTable(results), '', 'First runs (shader compilation included; ORT also creates its session):', '', ...compileTable(results));
+  out.push(
+    '', ...mainTable(results),
+    '', 'Peak GPU memory: synthe\'s tensor pool; for the peers, the storage buffers one run binds (see bench/README.md):',
+    '', ...memoryTable(results),
+    '', 'First runs (shader compilation included; ORT also creates its session):', '', ...compileTable(results),
+  );
+  out.push(...modelSection(results));
   const notes = details(results);
   if (notes.length) out.push('', ...notes);
   return `${out.join('\n')}\n`;
@@ -173,5 +213,6 @@ export function mergeLatest(files: readonly AdapterResult[]): AdapterResult[] {
   return [...byAdapter.values()].map(({ file, workloads }) => ({
     ...file,
     workloads: [...workloads.values()].sort((a, b) => order.get(a.name)! - order.get(b.name)!),
+    models: latestModels(files, file),
   }));
 }

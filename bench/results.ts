@@ -14,10 +14,16 @@ export interface Timed {
   firstMs?: number;
   /** Steady state: runs after the warm-up, each ending when the GPU is done. */
   ms?: Stats;
+  /**
+   * Peak GPU bytes held for the workload: synthe's tensor pool (inputs, output, temporaries); for a peer, the
+   * storage buffers its device created during the workload and held at once (gpu_memory.ts: a lower bound).
+   */
+  peakBytes?: number;
 }
 
 export interface PeerResult extends Timed {
-  status: 'ok' | 'mismatch' | 'unsupported' | 'failed';
+  /** 'skipped': not started, a run was estimated to take too long (see SuiteOptions.maxRunMs). */
+  status: 'ok' | 'mismatch' | 'unsupported' | 'skipped' | 'failed';
   message?: string;
   /** Normalized error against `checkedAgainst`'s output. */
   error?: number;
@@ -51,8 +57,6 @@ export interface SyntheResult extends Timed {
   variants: VariantResult[];
   /** Fastest eligible variant by GPU time. */
   winner?: string;
-  /** Highest bytes the tensor pool held: inputs, output and temporaries. */
-  peakBytes?: number;
 }
 
 export interface WorkloadResult {
@@ -67,6 +71,36 @@ export interface WorkloadResult {
   peers: Partial<Record<PeerName, PeerResult>>;
   /** Normalized error between the two peers, when both produced output. */
   peerError?: number;
+}
+
+/** A whole-model workload (bench/workloads/diffusion.ts): a sampling run or one forward of a model. */
+export interface ModelResult {
+  name: string;
+  tags: readonly string[];
+  /** 'not available' when a file it needs is missing. */
+  status: 'ok' | 'not available' | 'failed';
+  message?: string;
+  /** FLOPs of one run, when counted. */
+  flops?: number;
+  /** Loading or building the model and uploading its weights. */
+  setupMs?: number;
+  /** The first run: shader compilation included. */
+  firstMs?: number;
+  /** Steady-state runs, each ending when the GPU is done. */
+  ms?: Stats;
+  /** Sampling runs: every denoising step of the timed runs. */
+  stepMs?: Stats;
+  submitsPerStep?: number;
+  /** Submits of one run (forward workloads). */
+  submits?: number;
+  /** Highest bytes of the tensor pool during the timed runs, plus the recorded plan's own buffers. */
+  peakBytes?: number;
+  planBytes?: number;
+  /** Best GPU time of one run (timestamps) and its costliest dispatch labels. */
+  gpuMs?: number;
+  kernels?: KernelTime[];
+  /** The same model in a peer (ORT through an ONNX export), checked against synthe's output. */
+  peers?: Partial<Record<PeerName, PeerResult>>;
 }
 
 export interface AdapterResult {
@@ -84,5 +118,7 @@ export interface AdapterResult {
   settings: { repeat: number; warmup: number; profileRuns: number; budgetMs: number; notes: string[] };
   roofline: Roofline | null;
   workloads: WorkloadResult[];
+  /** Whole-model workloads (Node runs only; absent in older files). */
+  models?: ModelResult[];
   elapsedS: number;
 }

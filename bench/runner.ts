@@ -7,6 +7,11 @@ export interface Runner {
   step(): Promise<void>;
   /** Runs the op once and reads the output back, in PyTorch layout. */
   result(): Promise<Float32Array>;
+  /**
+   * Peak GPU bytes: synthe's tensor pool peak; for a peer, the storage buffers its last `result()` run bound
+   * (gpu_memory.ts), 0 before one.
+   */
+  peakBytes(): number;
   dispose(): void;
 }
 
@@ -15,6 +20,26 @@ export type RunnerOrReason = Runner | { unsupported: string } | { failed: string
 
 export function isRunner(r: RunnerOrReason): r is Runner {
   return 'step' in r;
+}
+
+/**
+ * Runs `fn` inside validation and out-of-memory error scopes of a peer's device and throws the first error
+ * they caught. Peers report such errors only to the console and go on with garbage (TF.js binding a buffer
+ * over the adapter's limit), which must fail the peer, not be timed.
+ */
+export async function checkedGpu<T>(device: GPUDevice, fn: () => Promise<T>): Promise<T> {
+  device.pushErrorScope('validation');
+  device.pushErrorScope('out-of-memory');
+  const settled = await fn().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  const oom = await device.popErrorScope();
+  const invalid = await device.popErrorScope();
+  // A GPU error comes first: whatever fn threw after it is a consequence.
+  if (oom || invalid) throw new Error(`WebGPU ${oom ? 'out-of-memory' : 'validation'} error: ${(oom ?? invalid)!.message}`);
+  if ('error' in settled) throw settled.error;
+  return settled.value;
 }
 
 export function errorMessage(error: unknown): string {

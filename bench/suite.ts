@@ -9,11 +9,11 @@ import type { Engine, KernelTiming, Tensor } from '../src/index';
 import { elapsed, outputError, stats, TOLERANCE } from './measure';
 import { ortRunner, type OrtModule } from './peers/ort';
 import { tfjsRunner, type TfjsModule } from './peers/tfjs';
-import type { KernelTime, PeerName, PeerResult, SyntheResult, VariantResult, WorkloadResult } from './results';
+import { PEERS, type KernelTime, type PeerName, type PeerResult, type SyntheResult, type VariantResult, type WorkloadResult } from './results';
 import { summaryLine } from './report';
 import { errorMessage, isRunner, type Runner, type RunnerOrReason } from './runner';
 import { hasOp, syntheInputs, syntheRunner, type SyntheRunner } from './synthe';
-import type { HostInputs, Workload } from './workloads/types';
+import type { BenchOpName, HostInputs, Workload } from './workloads/types';
 
 export interface SuiteOptions {
   /** Timed rounds per workload (fewer when a round would blow the budget). */
@@ -24,6 +24,11 @@ export interface SuiteOptions {
   profileRuns: number;
   /** Time the timed rounds of one workload may take; slow adapters get fewer rounds (never under 3). */
   budgetMs: number;
+  /**
+   * Longest run a peer is started for, estimated from its own speed on an earlier workload of the same op
+   * (attention composites over 4096 tokens take minutes per run on SwiftShader); longer ones are skipped.
+   */
+  maxRunMs: number;
   /** Time and check every exported variant. */
   variants: boolean;
 }
@@ -39,7 +44,10 @@ export interface SuiteEnv {
 
 type Contender = { name: 'synthe' | PeerName; runner: Runner; result: SyntheResult | PeerResult; output?: Float32Array };
 
-export async function runWorkload(env: SuiteEnv, w: Workload): Promise<WorkloadResult> {
+/** Each peer's best speed so far per op, in FLOPs per millisecond, and the workload it was measured on. */
+export type PeerSpeeds = Map<BenchOpName, Partial<Record<PeerName, { flopsPerMs: number; on: string }>>>;
+
+export async function runWorkload(env: SuiteEnv, w: Workload, speeds: PeerSpeeds = new Map()): Promise<WorkloadResult> {
   const { engine, options } = env;
   const host = w.inputs();
   const result: WorkloadResult = {
@@ -55,6 +63,8 @@ export async function runWorkload(env: SuiteEnv, w: Workload): Promise<WorkloadR
   await engine.sync();
   engine.runtime.trim();
   engine.runtime.pool.resetPeak();
+  // Tensors earlier work never freed still hold pool buffers; they are not this workload's memory.
+  const leftover = engine.memory().allocatedBytes;
   let synthe: SyntheRunner | null = null;
   if (result.status === 'ok') {
     try {
@@ -67,6 +77,14 @@ export async function runWorkload(env: SuiteEnv, w: Workload): Promise<WorkloadR
     }
   }
   for (const name of ['tfjs', 'ort'] as const) {
+    // The best speed seen makes the estimate a lower bound: a peer is skipped only when even that is too long.
+    const seen = speeds.get(w.op)?.[name];
+    const estimateMs = seen ? w.flops / seen.flopsPerMs : 0;
+    if (estimateMs > options.maxRunMs) {
+      const message = `estimated ${(estimateMs / 1000).toFixed(0)} s per run at its speed on ${seen!.on}, over the ${options.maxRunMs / 1000} s limit (--max-run)`;
+      result.peers[name] = { status: 'skipped', message };
+      continue;
+    }
     const peer = await peerRunner(env, name, w, host);
     if (isRunner(peer)) {
       const r: PeerResult = { status: 'ok', setupMs: peer.setupMs };
@@ -78,29 +96,44 @@ export async function runWorkload(env: SuiteEnv, w: Workload): Promise<WorkloadR
   }
 
   try {
-    // Cold run, then a second run whose output each engine is checked with (it also warms up).
+    // Cold run, then a second run whose output each engine is checked with (it also warms up). An engine whose
+    // checked run alone exceeds the budget (attention composites over 4096 tokens on a CPU adapter) is timed by
+    // that run only: it follows the cold run, so it is steady state, plus one read-back.
     let roundMs = 0;
+    const timedOnce = new Set<Contender>();
     for (const c of contenders) {
       try {
         c.result.firstMs = await elapsed(() => c.runner.step());
-        roundMs += await elapsed(async () => (c.output = await c.runner.result()));
+        const checkMs = await elapsed(async () => (c.output = await c.runner.result()));
+        if (checkMs > options.budgetMs) {
+          c.result.ms = stats([checkMs]);
+          timedOnce.add(c);
+        } else {
+          roundMs += checkMs;
+        }
       } catch (error) {
         fail(c, error);
       }
     }
     checkOutputs(result, contenders);
 
-    const live = () => contenders.filter((c) => c.result.status === 'ok' || c.result.status === 'mismatch');
+    const live = () => contenders.filter((c) => !timedOnce.has(c) && (c.result.status === 'ok' || c.result.status === 'mismatch'));
     for (let i = 0; i < options.warmup; i++) roundMs = await round(live(), null);
     const rounds = roundMs > 0 ? Math.max(3, Math.min(options.repeat, Math.floor(options.budgetMs / roundMs))) : options.repeat;
     const samples = new Map<Contender, number[]>();
     for (let i = 0; i < rounds; i++) await round(rotate(live(), i), samples);
     for (const [c, s] of samples) c.result.ms = stats(s);
+    for (const c of contenders) {
+      if (c.result.status !== 'failed') c.result.peakBytes = c.runner.peakBytes() - (c.name === 'synthe' ? leftover : 0);
+    }
+    if (leftover > 0 && result.synthe) result.synthe.message = `${(leftover / 2 ** 20).toFixed(1)} MiB of tensors from earlier workloads were never freed`;
 
     if (synthe && result.synthe?.status === 'ok') {
-      result.synthe.peakBytes = engine.memory().peakBytes;
       await profileDefault(env, synthe, result.synthe);
-      if (options.variants) {
+      const defaultMs = result.synthe.ms?.median ?? Infinity;
+      if (options.variants && defaultMs > options.budgetMs) {
+        result.synthe.message = [result.synthe.message, `variants not run: one run takes longer than the ${options.budgetMs / 1000} s budget`].filter(Boolean).join('; ');
+      } else if (options.variants) {
         const reference = contenders.find((c) => c.name === 'synthe')?.output;
         result.synthe.variants = await runVariants(env, w, inputs!.tensors, reference, result.synthe.ms?.median ?? Infinity);
         const ok = result.synthe.variants.filter((v) => v.status === 'ok' && v.ms !== undefined);
@@ -192,7 +225,8 @@ async function profileDefault(env: SuiteEnv, runner: SyntheRunner, result: Synth
   if (!env.engine.gpu.features['timestamp-query']) return;
   try {
     const runs: KernelTiming[][] = [];
-    for (let i = 0; i < env.options.profileRuns; i++) runs.push(await runner.profile());
+    const count = (result.ms?.median ?? 0) > env.options.budgetMs ? 1 : env.options.profileRuns;
+    for (let i = 0; i < count; i++) runs.push(await runner.profile());
     Object.assign(result, summarise(runs));
     result.defaultVariant = [...new Set(runs[0]!.map((t) => t.label))].join(' + ');
   } catch (error) {
@@ -221,8 +255,9 @@ async function runVariants(env: SuiteEnv, w: Workload, tensors: Record<string, T
         v.error = outputError(output!, reference);
         if (!(v.error <= TOLERANCE)) v.status = 'mismatch';
       }
-      // A variant far slower than the default (a workgroup-tiled kernel on a CPU adapter) is timed once.
-      const runs = firstMs > 5 * defaultMs ? 1 : env.options.profileRuns;
+      // A variant far slower than the default (a workgroup-tiled kernel on a CPU adapter), or one slower than
+      // the whole budget, is timed once.
+      const runs = firstMs > 5 * defaultMs || firstMs > env.options.budgetMs ? 1 : env.options.profileRuns;
       const times: number[] = [];
       for (let i = 0; i < runs; i++) {
         times.push(timestamps ? summarise([await runner.profile()]).gpuMs : await elapsed(() => runner.step()));
@@ -238,10 +273,11 @@ async function runVariants(env: SuiteEnv, w: Workload, tensors: Record<string, T
 /** Runs the workloads in order, logging one line each and passing the results so far to `progress`. */
 export async function runWorkloads(env: SuiteEnv, workloads: readonly Workload[], progress: (done: WorkloadResult[]) => Promise<void> | void): Promise<WorkloadResult[]> {
   const done: WorkloadResult[] = [];
+  const speeds: PeerSpeeds = new Map();
   for (const w of workloads) {
     let r: WorkloadResult;
     try {
-      r = await runWorkload(env, w);
+      r = await runWorkload(env, w, speeds);
     } catch (error) {
       // Something outside any one runner broke (device lost, an error surfacing at a sync): keep going.
       r = {
@@ -250,6 +286,11 @@ export async function runWorkloads(env: SuiteEnv, workloads: readonly Workload[]
       };
     }
     done.push(r);
+    for (const name of PEERS) {
+      const ms = r.peers[name]?.ms?.median;
+      const best = speeds.get(w.op)?.[name];
+      if (ms && (!best || w.flops / ms > best.flopsPerMs)) speeds.set(w.op, { ...speeds.get(w.op), [name]: { flopsPerMs: w.flops / ms, on: w.name } });
+    }
     env.log(summaryLine(r));
     await progress(done);
   }

@@ -54,6 +54,7 @@ export function syntheRunner(engine: Engine, w: Workload, tensors: Record<string
       result.dispose();
       return timings;
     },
+    peakBytes: () => engine.memory().peakBytes,
     dispose() {},
   };
 }

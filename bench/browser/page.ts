@@ -3,6 +3,7 @@
  * Chromium). browser.ts drives it through `window.runBench` and collects the result.
  */
 import { createEngine } from '../../src/index';
+import { trackBindings } from '../gpu_memory';
 import { configureOrt, ortAdapter, type OrtModule } from '../peers/ort';
 import { loadTfjs, type TfjsModule } from '../peers/tfjs';
 import type { AdapterResult, PeerName, WorkloadResult } from '../results';
@@ -32,6 +33,7 @@ function log(line: string): void {
 window.runBench = async (options) => {
   const started = performance.now();
   const date = new Date().toISOString();
+  trackBindings();
   const engine = await createEngine();
   try {
     const { info } = engine.gpu;

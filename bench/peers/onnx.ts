@@ -1,14 +1,15 @@
 /**
- * One-node ONNX models written in code: just enough of the protobuf wire format (varints and length-delimited
- * fields) and of onnx.proto's ModelProto to describe a single operator, its graph inputs and its constant
- * initializers. Field numbers are those of onnx/onnx.proto3; nothing is generated.
+ * ONNX models written in code: just enough of the protobuf wire format (varints and length-delimited fields)
+ * and of onnx.proto's ModelProto to describe one operator, or a short chain of them where a peer has no fused
+ * op (attention as MatMul → Softmax → MatMul), with graph inputs and constant initializers. Field numbers are
+ * those of onnx/onnx.proto3; nothing is generated.
  */
 
-/** A float32 tensor in ONNX (= PyTorch) layout. */
+/** A float32 tensor in ONNX (= PyTorch) layout, or an int64 one (a Reshape's target shape). */
 export interface OnnxTensor {
   name: string;
   shape: readonly number[];
-  data: Float32Array;
+  data: Float32Array | BigInt64Array;
 }
 
 /** An attribute value: INT, FLOAT or INTS (the types the benchmarked ops need). */
@@ -27,9 +28,29 @@ export interface OnnxNodeModel {
   opset?: number;
 }
 
+/** One node of a graph: inputs and output by value name (graph inputs, initializers or earlier outputs). */
+export interface OnnxNode {
+  opType: string;
+  inputs: readonly string[];
+  output: string;
+  attributes?: Record<string, OnnxAttribute>;
+}
+
+/** A model of several nodes in order; the last node's output is the graph output. */
+export interface OnnxGraphModel {
+  inputs: readonly { name: string; shape: readonly number[] }[];
+  initializers?: readonly OnnxTensor[];
+  nodes: readonly OnnxNode[];
+  output: { name: string; shape: readonly number[] };
+  opset?: number;
+}
+
+export type OnnxModel = OnnxNodeModel | OnnxGraphModel;
+
 const WIRE_VARINT = 0;
 const WIRE_BYTES = 2;
 const ELEM_FLOAT = 1; // TensorProto.DataType.FLOAT
+const ELEM_INT64 = 7;
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
@@ -90,7 +111,8 @@ function valueInfo(name: string, shape: readonly number[]): Message {
 function tensorProto(t: OnnxTensor): Message {
   const m = new Message();
   for (const d of t.shape) m.int(1, d);
-  return m.int(2, ELEM_FLOAT).string(8, t.name).raw(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  return m.int(2, t.data instanceof BigInt64Array ? ELEM_INT64 : ELEM_FLOAT).string(8, t.name).raw(9, raw);
 }
 
 /** AttributeProto { name = 1; f = 2; i = 3; ints = 8; type = 20 }. */
@@ -102,18 +124,27 @@ function attribute(name: string, value: OnnxAttribute): Message {
   return m.int(20, ATTR_INTS);
 }
 
-/** Serialises a one-node model (ModelProto bytes) for `InferenceSession.create`. */
-export function onnxNodeModel(spec: OnnxNodeModel): Uint8Array {
-  const initializers = spec.initializers ?? [];
-  const node = new Message();
-  for (const i of spec.inputs) node.string(1, i.name);
-  for (const i of initializers) node.string(1, i.name);
-  node.string(2, spec.output.name).string(3, spec.opType.toLowerCase()).string(4, spec.opType);
-  for (const [name, value] of Object.entries(spec.attributes ?? {})) node.message(5, attribute(name, value));
+/** The nodes of a model: a one-node model's operator takes its graph inputs, then its initializers. */
+function nodesOf(spec: OnnxModel): readonly OnnxNode[] {
+  if ('nodes' in spec) return spec.nodes;
+  const inputs = [...spec.inputs, ...(spec.initializers ?? [])].map((i) => i.name);
+  return [{ opType: spec.opType, inputs, output: spec.output.name, attributes: spec.attributes }];
+}
 
+/** Serialises a model (ModelProto bytes) for `InferenceSession.create`. */
+export function onnxModel(spec: OnnxModel): Uint8Array {
   // GraphProto { node = 1; name = 2; initializer = 5; input = 11; output = 12 }
-  const graph = new Message().message(1, node).string(2, 'bench');
-  for (const t of initializers) graph.message(5, tensorProto(t));
+  const graph = new Message();
+  // NodeProto { input = 1; output = 2; name = 3; op_type = 4; attribute = 5 }
+  nodesOf(spec).forEach((n, i) => {
+    const node = new Message();
+    for (const input of n.inputs) node.string(1, input);
+    node.string(2, n.output).string(3, `${n.opType.toLowerCase()}${i}`).string(4, n.opType);
+    for (const [name, value] of Object.entries(n.attributes ?? {})) node.message(5, attribute(name, value));
+    graph.message(1, node);
+  });
+  graph.string(2, 'bench');
+  for (const t of spec.initializers ?? []) graph.message(5, tensorProto(t));
   for (const i of spec.inputs) graph.message(11, valueInfo(i.name, i.shape));
   graph.message(12, valueInfo(spec.output.name, spec.output.shape));
 

@@ -4,7 +4,8 @@
  */
 import type * as Tf from '@tensorflow/tfjs-core';
 import { elapsed } from '../measure';
-import { errorMessage, type RunnerOrReason } from '../runner';
+import { boundBytes } from '../gpu_memory';
+import { checkedGpu, errorMessage, type RunnerOrReason } from '../runner';
 import type { HostInputs, Workload } from '../workloads/types';
 
 export type TfjsModule = typeof Tf;
@@ -44,26 +45,35 @@ export async function tfjsRunner(tf: TfjsModule, w: Workload, host: HostInputs):
   const spec = w.tfjs;
   if ('unsupported' in spec) return spec;
   const tensors: Record<string, Tf.Tensor> = {};
+  const { device } = tf.backend() as unknown as WebGPUBackendInternals;
+  let bound = 0;
   try {
     const setupMs = await elapsed(async () => {
       for (const [name, t] of Object.entries(spec.inputs(host))) tensors[name] = tf.tensor(t.data, t.shape, 'float32');
     });
     return {
       setupMs,
-      async step() {
-        const y = spec.run(tf, tensors);
-        await finish(tf);
-        y.dispose();
-      },
-      async result() {
-        const y = spec.run(tf, tensors);
-        try {
-          const data = (await y.data()) as Float32Array;
-          return spec.output ? spec.output(data) : data;
-        } finally {
+      step: () =>
+        checkedGpu(device, async () => {
+          const y = spec.run(tf, tensors);
+          await finish(tf);
           y.dispose();
-        }
-      },
+        }),
+      result: () =>
+        checkedGpu(device, async () => {
+          const run = await boundBytes(async () => {
+            const y = spec.run(tf, tensors);
+            try {
+              const data = (await y.data()) as Float32Array;
+              return spec.output ? spec.output(data) : data;
+            } finally {
+              y.dispose();
+            }
+          });
+          bound = run.bytes;
+          return run.value;
+        }),
+      peakBytes: () => bound,
       dispose() {
         for (const t of Object.values(tensors)) t.dispose();
       },

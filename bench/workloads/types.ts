@@ -6,7 +6,7 @@
 import type * as Tf from '@tensorflow/tfjs-core';
 import type { Engine, Tensor } from '../../src/index';
 import type { CpuTensor } from '../../test/reference/tensor';
-import type { OnnxNodeModel } from '../peers/onnx';
+import type { OnnxModel } from '../peers/onnx';
 
 /** Inputs by name, PyTorch layout. */
 export type HostInputs = Record<string, CpuTensor>;
@@ -36,6 +36,8 @@ export interface BenchOps {
     bias: Tensor | null,
     options: VariantOption & { stride?: number; padding?: number; outputPadding?: number; groups?: number; dilation?: number },
   ): Tensor;
+  scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: VariantOption & { scale?: number }): Tensor;
+  groupNorm(input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: VariantOption): Tensor;
 }
 export type BenchOpName = keyof BenchOps;
 
@@ -69,8 +71,8 @@ export interface Workload {
   synthe(ops: BenchOps, t: Record<string, Tensor>, variant?: string): Tensor;
   /** TF.js's version, or why TF.js cannot run it. */
   tfjs: TfjsSpec | { unsupported: string };
-  /** ONNX Runtime's one-node model: graph inputs are fed from the host inputs of the same names. */
-  onnx(host: HostInputs): OnnxNodeModel;
+  /** ONNX Runtime's model (one node, or a chain): graph inputs are fed from the host inputs of the same names. */
+  onnx(host: HostInputs): OnnxModel;
 }
 
 /** The typed view of an engine's ops the workloads use; members are undefined when not registered. */
